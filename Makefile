@@ -1,0 +1,40 @@
+# Inductive Bias Lab: every target sets up what it needs, so a fresh clone runs `make run` or
+# `make test` directly (needs python3 with venv, and make).
+
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8501
+BIN := $(VENV)/bin
+
+.PHONY: run test bench reference venv clean
+
+run: $(VENV)/.installed-runtime
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q tests
+
+bench: $(VENV)/.installed-runtime
+	$(BIN)/python bench/kernels.py
+
+# neural-tangents lives in its own venv (it pins an old jax); the tool rewrites tests/data/.
+reference:
+	PYTHON="$(PYTHON)" bash tools/make_nt_venv.sh .nt-venv && .nt-venv/bin/python tools/make_reference.py
+
+venv: $(VENV)/.installed-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: pip runs again only when a requirements file is newer than its stamp. They live in
+# the venv, so removing .venv starts over cleanly.
+$(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-runtime
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,230 @@
+"""Inductive Bias Lab: the dashboard's entry point.
+
+`streamlit run app.py` routes through `st.navigation`. Only pages that work are registered; for now
+that is the home page below. Pages never import JAX: the backend line comes from
+`engine.platform.backend_summary`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.platform import backend_summary
+
+PAPERS = (
+    {
+        "short": "Wang & Wu 2023",
+        "authors": "Zihao Wang and Lei Wu",
+        "title": "Theoretical Analysis of Inductive Biases in Deep Convolutional Networks",
+        "venue": "NeurIPS 2023",
+        "arxiv": "2305.08404",
+        "shows": "Deep CNNs that combine multichanneling and downsampling are universal at depth "
+                 "O(log d) and learn sparse, long-range functions from Õ(log² d) samples, where "
+                 "locally connected networks need Ω(d) and fully connected ones Ω(d²).",
+        "page": "Universality",
+        "bibtex": "wang2023inductive",
+        "booktitle": "Advances in Neural Information Processing Systems (NeurIPS)",
+        "year": 2023,
+    },
+    {
+        "short": "Xiao 2022",
+        "authors": "Lechao Xiao",
+        "title": "Eigenspace Restructuring: a Principle of Space and Frequency in Neural Networks",
+        "venue": "COLT 2022",
+        "arxiv": "2112.05611",
+        "shows": "MLP kernels rank eigenfunctions by frequency alone; hierarchical CNN kernels split "
+                 "each frequency by spatial spread, so local high-frequency and long-range "
+                 "low-frequency interactions both become learnable.",
+        "page": "Eigenstructure",
+        "bibtex": "xiao2022eigenspace",
+        "booktitle": "Conference on Learning Theory (COLT)",
+        "year": 2022,
+    },
+    {
+        "short": "Bietti & Bach 2021",
+        "authors": "Alberto Bietti and Francis Bach",
+        "title": "Deep Equals Shallow for ReLU Networks in Kernel Regimes",
+        "venue": "ICLR 2021",
+        "arxiv": "2009.14397",
+        "shows": "On the sphere, deep ReLU NTK and NNGP kernels have eigenvalues decaying at the same "
+                 "polynomial rate as two-layer ones ($k^{-d}$ and $k^{-(d+2)}$): depth changes "
+                 "only the constant.",
+        "page": "Eigenstructure",
+        "bibtex": "bietti2021deep",
+        "booktitle": "International Conference on Learning Representations (ICLR)",
+        "year": 2021,
+    },
+    {
+        "short": "Safran & Lee 2022",
+        "authors": "Itay Safran and Jason D. Lee",
+        "title": "Optimization-Based Separations for Neural Networks",
+        "venue": "COLT 2022",
+        "arxiv": "2112.02393",
+        "shows": "Gradient descent on a two-hidden-layer sigmoidal network learns a ball indicator "
+                 "efficiently, while one hidden layer of non-linearities stays at a constant error "
+                 "on some radial distributions: a depth separation reached by optimisation.",
+        "page": "Depth separation",
+        "bibtex": "safran2022optimization",
+        "booktitle": "Conference on Learning Theory (COLT)",
+        "year": 2022,
+    },
+    {
+        "short": "Mori & Ueda 2022",
+        "authors": "Takashi Mori and Masahito Ueda",
+        "title": "Interplay between Depth of Neural Networks and Locality of Target Functions",
+        "venue": "arXiv preprint",
+        "arxiv": "2201.12082",
+        "shows": "Depth helps on k-local labels and hurts on k-global ones, and the NTK of the same "
+                 "networks does not reproduce this: feature learning matters.",
+        "page": "Learning curves",
+        "bibtex": "mori2022interplay",
+        "booktitle": None,
+        "year": 2022,
+    },
+)
+
+PLANNED_PAGES = (
+    {
+        "page": "Universality",
+        "papers": "Wang & Wu 2023",
+        "lets_you": "Vary the input dimension d and compare how many samples a tree CNN, an LCN and "
+                    "an FCN need to fit a sparse long-range target, on log-log axes with fitted "
+                    "slopes; watch a depth-L CNN's approximation error drop once its receptive "
+                    "field covers the input.",
+    },
+    {
+        "page": "Eigenstructure",
+        "papers": "Xiao 2022; Bietti & Bach 2021",
+        "lets_you": r"See exact kernel spectra: eigenvalue against frequency $|S|$ on the "
+                    r"hypercube $\{-1, 1\}^d$, coloured by spatial spread, for MLP and shallow "
+                    "or deep CNN kernels; and the decay of spherical-harmonic eigenvalues with "
+                    "depth, against the predicted $k^{-d}$ and $k^{-(d+2)}$ lines.",
+    },
+    {
+        "page": "Depth separation",
+        "papers": "Safran & Lee 2022",
+        "lets_you": "Train small networks on a ball indicator with radial inputs and compare a "
+                    "frozen random sigmoid layer plus a trained unit against a one-hidden-layer "
+                    "network: test error against d, width and steps, and the learned function "
+                    "against ||x||.",
+    },
+    {
+        "page": "Learning curves",
+        "papers": "Mori & Ueda 2022; eigenlearning theory",
+        "lets_you": "Plot test error against the number of samples for depths 1..L on k-local and "
+                    "k-global labels, finite networks beside their NTK, with the learning curve "
+                    "predicted from the kernel's spectrum overlaid.",
+    },
+)
+
+NEURAL_TANGENTS = {
+    "authors": "Roman Novak, Lechao Xiao, Jiri Hron, Jaehoon Lee, Alexander A. Alemi, "
+               "Jascha Sohl-Dickstein and Samuel S. Schoenholz",
+    "title": "Neural Tangents: Fast and Easy Infinite Neural Networks in Python",
+    "venue": "ICLR 2020",
+    "arxiv": "1912.02803",
+}
+
+
+def _bibtex(paper: dict) -> str:
+    """A BibTeX entry for one of `PAPERS`."""
+    authors = " and ".join(_last_first(name) for name in _split_authors(paper["authors"]))
+    if paper["booktitle"] is None:
+        kind, venue = "article", f"  journal   = {{arXiv preprint arXiv:{paper['arxiv']}}},\n"
+    else:
+        kind, venue = "inproceedings", f"  booktitle = {{{paper['booktitle']}}},\n"
+    return (f"@{kind}{{{paper['bibtex']},\n"
+            f"  title     = {{{paper['title']}}},\n"
+            f"  author    = {{{authors}}},\n"
+            f"{venue}"
+            f"  year      = {{{paper['year']}}},\n"
+            f"  eprint    = {{{paper['arxiv']}}},\n"
+            f"  archivePrefix = {{arXiv}},\n"
+            f"}}")
+
+
+def _split_authors(authors: str) -> list[str]:
+    names = authors.replace(" and ", ", ").split(", ")
+    return [name.strip() for name in names if name.strip()]
+
+
+def _last_first(name: str) -> str:
+    first, _, last = name.rpartition(" ")
+    return f"{last}, {first}" if first else last
+
+
+def _backend_line(summary: dict) -> str:
+    kinds = ", ".join(f"{count} × {kind}" for kind, count in summary["device_kinds"].items())
+    precision = "float64 on" if summary["x64"] else "float64 off"
+    return (f"**JAX backend:** `{summary['backend']}` ({kinds}) · JAX {summary['jax_version']} · "
+            f"{precision}")
+
+
+def home() -> None:
+    """The landing page: what the lab is, the papers, the pages to come, and where it runs."""
+    st.title("Inductive Bias Lab")
+    st.markdown(
+        "Why does a convolutional network learn from a few hundred examples what a fully "
+        "connected one cannot learn from thousands? **Inductive Bias Lab** is built to let you "
+        "see the answer: it computes the infinite-width kernels (NNGP and NTK) of MLPs, CNNs and locally "
+        "connected networks exactly, takes their spectra, trains small finite networks beside "
+        "them, and reproduces the central results of five theory papers with every knob in "
+        "reach.")
+
+    who = st.columns(3)
+    who[0].markdown("**Students** will see what a kernel's eigenvalues are, why the order in which "
+                    "they decay decides what a network learns first, and how architecture "
+                    "changes that order: each chart shows its formula and claim beside it.")
+    who[1].markdown("**Lecturers** will get live figures for a lecture on deep learning theory: "
+                    "change the depth, the filter size or the number of samples in front of the "
+                    "class and the plot follows.")
+    who[2].markdown("**Researchers** will get exact float64 kernels checked against neural-tangents, "
+                    "spectra on the hypercube and the sphere, and the data behind every chart "
+                    "to download.")
+
+    st.header("The five papers")
+    for paper in PAPERS:
+        st.markdown(
+            f"**{paper['title']}**  \n"
+            f"{paper['authors']} · {paper['venue']} · "
+            f"[arXiv:{paper['arxiv']}](https://arxiv.org/abs/{paper['arxiv']}) · "
+            f"page: *{paper['page']}*  \n"
+            f"{paper['shows']}")
+
+    st.header("What the pages will let you do")
+    for planned in PLANNED_PAGES:
+        st.markdown(f"**{planned['page']}** ({planned['papers']}): {planned['lets_you']}")
+
+    st.header("Status")
+    st.markdown("Only pages that work are listed in the navigation. The four pages above are "
+                "coming; until then this home page is the whole dashboard.")
+    st.table([{"Page": "Home", "Papers": "all five", "Status": "available"}]
+             + [{"Page": planned["page"], "Papers": planned["papers"], "Status": "coming"}
+                for planned in PLANNED_PAGES],
+             hide_index=True)
+    st.markdown(_backend_line(backend_summary()))
+    st.caption("Kernels and spectra are computed with JAX in float64. On a machine with an NVIDIA "
+               "GPU, the Docker image built with `--build-arg JAX_EXTRA=cuda12` runs the same "
+               "code on the GPU.")
+
+    with st.expander("How to cite"):
+        st.markdown("If the lab helps your work, cite the paper behind the result you use, and "
+                    "neural-tangents, the reference implementation our kernels are checked "
+                    "against:")
+        entries = [_bibtex(paper) for paper in PAPERS]
+        entries.append(
+            "@inproceedings{novak2020neural,\n"
+            f"  title     = {{{NEURAL_TANGENTS['title']}}},\n"
+            "  author    = {Novak, Roman and Xiao, Lechao and Hron, Jiri and Lee, Jaehoon and "
+            "Alemi, Alexander A. and Sohl-Dickstein, Jascha and Schoenholz, Samuel S.},\n"
+            "  booktitle = {International Conference on Learning Representations (ICLR)},\n"
+            "  year      = {2020},\n"
+            f"  eprint    = {{{NEURAL_TANGENTS['arxiv']}}},\n"
+            "  archivePrefix = {arXiv},\n"
+            "}")
+        st.code("\n\n".join(entries), language="bibtex")
+
+
+st.set_page_config(page_title="Inductive Bias Lab", layout="wide")
+navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)])
+navigation.run()

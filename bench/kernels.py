@@ -1,0 +1,128 @@
+"""Benchmark `engine.kernels.nngp_ntk` against neural-tangents 0.6.5 on the same inputs.
+
+    python bench/kernels.py [--repeats 7] [--nt-python .nt-venv/bin/python] [--markdown]
+
+Workloads (issue 2): an MLP of depth 5 on 2,000 inputs of dimension 50; a tree CNN with filter 2
+on 500 inputs of dimension 128; a tree CNN with filter 3 on 300 inputs of dimension 81; a 3-layer
+circular CNN with global average pooling on 128 inputs of dimension 24. ReLU, w_std 1.4, b_std 0.1,
+the kernel of the inputs with themselves (`x2=None`), NNGP and NTK, float64.
+
+For each, the engine is timed in this process: the first call (compilation included) and the best
+of `repeats` warm calls. When the neural-tangents venv exists (`make reference` or
+`bash tools/make_nt_venv.sh` makes `.nt-venv`), the same script runs tools/nt_bench.py there on the
+same inputs, in the same run, one library after the other, timing neural-tangents' jitted
+`kernel_fn` the same way, and reports the ratio of best warm times and the largest difference
+between the two libraries' numbers. Speed goals live here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import engine  # noqa: E402,F401  (enables float64)
+from engine.kernels import kernel_plan, nngp_ntk  # noqa: E402
+from engine.specs import conv_net, mlp, tree_cnn  # noqa: E402
+
+STD = {"w_std": 1.4, "b_std": 0.1}
+WORKLOADS = [
+    ("mlp_depth5", "MLP, depth 5, 2,000 x 50", mlp(5, **STD), 2000, 50),
+    ("tree_cnn_s2", "tree CNN, filter 2, 500 x 128", tree_cnn(128, 2, **STD), 500, 128),
+    ("tree_cnn_s3", "tree CNN, filter 3, 300 x 81", tree_cnn(81, 3, **STD), 300, 81),
+    ("circular_cnn_gap", "circular CNN x3 + pool, 128 x 24", conv_net(3, 3, **STD), 128, 24),
+]
+
+
+def _time(fn, repeats):
+    start = time.perf_counter()
+    out = fn()
+    cold = time.perf_counter() - start
+    warm = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - start)
+    return out, cold, warm
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--nt-python", default=os.path.join(ROOT, ".nt-venv", "bin", "python"))
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = parser.parse_args(argv)
+
+    device = jax.devices()[0]
+    print(f"engine on {jax.default_backend()} ({device.device_kind}), jax {jax.__version__}, "
+          f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}", file=sys.stderr)
+    results = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, _, layers, n, d in WORKLOADS:
+            x = np.random.default_rng(0).standard_normal((n, d))
+            np.save(os.path.join(workdir, f"{name}.npy"), x)
+            plan = kernel_plan(layers, d, n)
+            (nngp, ntk), cold, warm = _time(lambda: nngp_ntk(layers, x), args.repeats)
+            results[name] = {"cold": cold, "warm": warm, "plan": plan.describe().splitlines()[0],
+                             "nngp": nngp, "ntk": ntk}
+            print(f"engine {name}: cold {cold:.3f} s, best warm {min(warm):.4f} s",
+                  file=sys.stderr, flush=True)
+
+        have_nt = os.path.exists(args.nt_python)
+        if have_nt:
+            with open(os.path.join(workdir, "workloads.json"), "w") as f:
+                json.dump([{"name": w[0], "layers": w[2], "repeats": args.repeats}
+                           for w in WORKLOADS], f)
+            env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+            subprocess.run([args.nt_python, os.path.join(ROOT, "tools", "nt_bench.py"), workdir],
+                           check=True, env=env)
+            with open(os.path.join(workdir, "nt_times.json")) as f:
+                nt_times = json.load(f)
+            for name, res in results.items():
+                ref = np.load(os.path.join(workdir, f"{name}.nt.npz"))
+                res["nt"] = nt_times["workloads"][name]
+                res["max_rel_diff"] = max(
+                    float(np.abs(res[k] - ref[k]).max() / np.abs(ref[k]).max()) for k in ("nngp", "ntk"))
+        else:
+            print(f"no neural-tangents venv at {args.nt_python}: run `bash tools/make_nt_venv.sh` "
+                  "to compare; timing the engine alone.", file=sys.stderr)
+
+    header = ["workload", "engine cold (s)", "engine warm (s)"]
+    if have_nt:
+        header += ["NT cold (s)", "NT warm (s)", "speed-up (warm)", "max rel. diff"]
+    rows = []
+    for name, label, *_ in WORKLOADS:
+        res = results[name]
+        row = [label, f"{res['cold']:.2f}", f"{min(res['warm']):.4f}"]
+        if have_nt:
+            nt_warm = min(res["nt"]["warm"])
+            row += [f"{res['nt']['cold']:.2f}", f"{nt_warm:.4f}",
+                    f"{nt_warm / min(res['warm']):.1f}x", f"{res['max_rel_diff']:.1e}"]
+        rows.append(row)
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    for name, *_ in WORKLOADS:
+        print(f"  {name}: {results[name]['plan']}", file=sys.stderr)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,481 @@
+"""Infinite-width NNGP and NTK of MLP, CNN and LCN stacks, exact in float64.
+
+The recursion (Lee et al. 2018; Jacot et al. 2018; Novak et al. 2019; Arora et al. 2019) carries,
+for every pair of inputs, the covariance of the pre-activations at every pair of positions, and for
+every input its own covariance:
+
+* input:        `nngp[p, q] = x1[p] x2[q] / channels` (for an MLP `x1 . x2 / d`), `ntk = 0`;
+* `dense`:      `nngp -> w^2 nngp + b^2`, `ntk -> w^2 ntk + nngp'` (NTK parameterisation);
+* `conv`:       `nngp'[p, q] = w^2 / f * sum_k nngp[s p + k, s q + k] + b^2`, the same for `ntk`
+                plus `nngp'` (only the `f` diagonal filter offsets contribute: the weights at two
+                positions are shared, at two different offsets independent);
+* `local`:      as `conv` on the diagonal `p = q`; `0` off it (independent weights per position);
+* activation:   `nngp -> T(nngp)`, `ntk -> ntk * Tdot(nngp)` (`engine.activations`);
+* `flatten`:    mean over positions of the diagonal `nngp[p, p]`;
+* `global_avg_pool`: mean of `nngp[p, q]` over all pairs of positions.
+
+Cheap paths are chosen automatically and shown by `kernel_plan(...).describe()`: the diagonal of
+the spatial covariance alone (cost O(n1 n2 d) per layer) wherever every later layer needs only
+that (readout by `flatten`, or a `local` layer ahead); the full P x P covariance only where pooling
+needs it; `x2=None` computes one triangle of blocks; pairs are evaluated in blocks sized to a
+memory budget, one compiled program per architecture and block shape.
+
+References:
+    Lee et al., "Deep Neural Networks as Gaussian Processes", ICLR 2018.
+    Jacot, Gabriel & Hongler, "Neural Tangent Kernel", NeurIPS 2018.
+    Novak et al., "Bayesian Deep CNNs with Many Channels are Gaussian Processes", ICLR 2019.
+    Arora et al., "On Exact Computation with an Infinitely Wide Neural Net", NeurIPS 2019.
+    Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python", ICLR 2020.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import numbers
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engine import activations
+from engine.specs import (Activation, Conv, Dense, Flatten, GlobalAvgPool, conv_padding, is_spatial,
+                          parse_layers, signal_lengths)
+
+DEFAULT_MEMORY_BUDGET = 8 * 2**30
+"""Bytes for the two output matrices plus the working set of one block (8 GiB)."""
+
+_BLOCK_ELEMENTS = 2**18
+"""Target number of covariance entries per array in one block: small enough to stay in cache and
+to split a symmetric problem into enough blocks that skipping the lower triangle pays."""
+
+_WORK_ARRAYS = 8
+"""Arrays of the largest per-layer size alive at once in a block (inputs, outputs, temporaries)."""
+
+VECTOR, DIAGONAL, FULL = "vector", "diagonal", "full"
+
+
+class KernelPair(NamedTuple):
+    """The NNGP and NTK, numpy float64 arrays of shape `(n1, n2)`."""
+
+    nngp: np.ndarray
+    ntk: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelPlan:
+    """How `nngp_ntk` will evaluate a request: covariance storage per layer, blocks, memory."""
+
+    arch: tuple
+    d: int
+    n1: int
+    n2: int
+    symmetric: bool
+    modes: tuple  # storage of the covariance entering each layer, then leaving the last one
+    lengths: tuple  # positions entering each layer (None for a vector), then leaving the last
+    block: tuple  # (b1, b2)
+    blocks: int  # blocks evaluated
+    block_bytes: int
+    output_bytes: int
+    memory_budget: int
+    quadrature_degree: int
+
+    def describe(self) -> str:
+        """A few sentences saying which path was chosen and what it costs."""
+        lines = []
+        for i, layer in enumerate(self.arch):
+            mode, length = self.modes[i], self.lengths[i]
+            where = {VECTOR: "vector", DIAGONAL: f"diagonal of {length} positions",
+                     FULL: f"full {length}x{length} positions"}[mode]
+            lines.append(f"  {i:2d} {layer.name:<16} reads the {where} covariance")
+        spatial = [m for m in self.modes if m != VECTOR]
+        if not spatial:
+            path = "dot-product recursion (MLP), one value per pair of inputs"
+        elif FULL in spatial:
+            path = ("full spatial covariance where pooling needs it "
+                    f"(cost O(n1 n2 P^2) per layer there), diagonal elsewhere")
+        else:
+            path = "diagonal of the spatial covariance only (cost O(n1 n2 d) per layer)"
+        total = (self.n1 * (self.n1 + 1) // 2) if self.symmetric else self.n1 * self.n2
+        head = (f"{self.n1} x {self.n2} kernel, {path}; "
+                f"{'one triangle' if self.symmetric else 'all pairs'} ({total:,} pairs) in "
+                f"{self.blocks} block(s) of {self.block[0]} x {self.block[1]}; "
+                f"memory {(self.output_bytes + self.block_bytes) / 2**20:,.0f} MiB of a "
+                f"{self.memory_budget / 2**20:,.0f} MiB budget.")
+        return "\n".join([head, *lines])
+
+
+# --- Planning ------------------------------------------------------------------------------------
+
+
+def _modes(arch: tuple, lengths: tuple) -> tuple:
+    """Storage needed for the covariance entering each layer, found backwards from the readout:
+    `global_avg_pool` needs every pair of positions, `flatten` and `local` only the diagonal, and
+    every other layer passes on what its successor needs."""
+    needed = [VECTOR]
+    for i in reversed(range(len(arch))):
+        layer = arch[i]
+        if lengths[i] is None:
+            mode = VECTOR
+        elif isinstance(layer, GlobalAvgPool):
+            mode = FULL
+        elif isinstance(layer, Flatten) or (isinstance(layer, Conv) and not layer.shared):
+            mode = DIAGONAL
+        else:
+            mode = needed[0]
+        needed.insert(0, mode)
+    return tuple(needed)
+
+
+def _entries(mode: str, length: Optional[int]) -> int:
+    return {VECTOR: 1, DIAGONAL: length or 1, FULL: (length or 1) ** 2}[mode]
+
+
+def _peak_entries(arch, modes, lengths) -> int:
+    """Largest covariance size per pair of inputs (padding included), over all layers."""
+    per_pair = 1
+    for i, layer in enumerate(arch):
+        length_in = lengths[i]
+        if isinstance(layer, Conv):
+            length_in = length_in + sum(conv_padding(layer, length_in))
+        size = _entries(modes[i], length_in) + _entries(modes[i + 1], lengths[i + 1])
+        if isinstance(layer, Activation) and layer.fn not in activations.CLOSED_FORM:
+            size *= 2  # quadrature keeps sigma1, sigma2, rho, rho_perp alive
+        per_pair = max(per_pair, size)
+    return per_pair
+
+
+def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
+                memory_budget: int = DEFAULT_MEMORY_BUDGET,
+                quadrature_degree: int = activations.DEFAULT_QUADRATURE_DEGREE,
+                block_size: Optional[int] = None) -> KernelPlan:
+    """Plan `nngp_ntk` for `n1` x `n2` inputs of dimension `d` (`n2=None`: the symmetric `x2=None`
+    case); raises `ValueError` if the request cannot fit `memory_budget` bytes even in blocks."""
+    arch = parse_layers(layers)
+    lengths = ((int(d) if is_spatial(arch) else None),) + signal_lengths(arch, d)
+    modes = _modes(arch, lengths)
+    symmetric = n2 is None
+    n2 = n1 if symmetric else n2
+    for name, n in (("n1", n1), ("n2", n2)):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"{name} must be a positive number of inputs, got {n!r}.")
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Real) \
+            or not memory_budget > 0:
+        raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}.")
+    if isinstance(quadrature_degree, bool) or not isinstance(quadrature_degree, numbers.Integral) \
+            or not 2 <= quadrature_degree <= 256:
+        raise ValueError(f"quadrature_degree must be a whole number from 2 to 256, got "
+                         f"{quadrature_degree!r}.")
+
+    per_pair = _peak_entries(arch, modes, lengths)
+    bytes_per_pair = 8 * _WORK_ARRAYS * per_pair
+    output_bytes = 2 * 8 * n1 * n2
+    available = memory_budget - output_bytes
+    if available < bytes_per_pair:
+        need = output_bytes + bytes_per_pair
+        raise ValueError(
+            f"This kernel needs at least {need / 2**30:.2f} GiB ({output_bytes / 2**30:.2f} GiB for "
+            f"the two {n1} x {n2} outputs and {bytes_per_pair / 2**20:.2f} MiB per pair of inputs "
+            f"being worked on) but the memory budget is {memory_budget / 2**30:.2f} GiB: use fewer "
+            "inputs, a smaller d, a flatten readout instead of global_avg_pool, or raise "
+            "memory_budget.")
+    largest = int(min(available // bytes_per_pair, max(_BLOCK_ELEMENTS // per_pair, 1)))
+    if block_size is not None:
+        if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) \
+                or block_size < 1:
+            raise ValueError(f"block_size must be a positive whole number, got {block_size!r}.")
+        largest = min(largest, int(block_size) ** 2)
+    if symmetric:
+        b = _split(n1, max(int(math.isqrt(largest)), 1))
+        block = (b, b)
+        k = -(-n1 // b)
+        blocks = k * (k + 1) // 2
+    else:
+        b2 = _split(n2, max(min(n2, largest), 1))
+        b1 = _split(n1, max(largest // b2, 1))
+        block = (b1, b2)
+        blocks = -(-n1 // b1) * -(-n2 // b2)
+    return KernelPlan(arch=arch, d=int(d), n1=int(n1), n2=int(n2), symmetric=symmetric,
+                      modes=modes, lengths=lengths, block=block, blocks=blocks,
+                      block_bytes=bytes_per_pair * block[0] * block[1], output_bytes=output_bytes,
+                      memory_budget=int(memory_budget), quadrature_degree=int(quadrature_degree))
+
+
+def _split(n: int, most: int) -> int:
+    """The smallest block size that covers `n` in as few blocks of at most `most` as possible."""
+    most = max(1, min(n, most))
+    k = -(-n // most)
+    return -(-n // k)
+
+
+# --- The recursion on one block ------------------------------------------------------------------
+
+
+def _conv_diagonal(a, layer: Conv, length: int):
+    """`out[..., p] = 1/f sum_k a[..., s p + k - pad]` over the last axis (zero or wrapped pad)."""
+    f, s = layer.filter_size, layer.stride
+    lo, hi = conv_padding(layer, length)
+    if lo or hi:
+        mode = "wrap" if layer.padding == "circular" else "constant"
+        a = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(lo, hi)], mode=mode)
+    out_len = (a.shape[-1] - f) // s + 1
+    if f == s and a.shape[-1] == f * out_len:  # non-overlapping patches: a reshape and a sum
+        return a.reshape(a.shape[:-1] + (out_len, f)).sum(-1) / f
+    total = a[..., 0: s * (out_len - 1) + 1: s]
+    for k in range(1, f):
+        total = total + a[..., k: k + s * (out_len - 1) + 1: s]
+    return total / f
+
+
+def _conv_full(a, layer: Conv, length: int):
+    """`out[..., p, q] = 1/f sum_k a[..., s p + k - pad, s q + k - pad]` over the last two axes:
+    the `f` diagonal offsets only, never the `f^2` of a dense two-dimensional filter."""
+    f, s = layer.filter_size, layer.stride
+    lo, hi = conv_padding(layer, length)
+    if lo or hi:
+        mode = "wrap" if layer.padding == "circular" else "constant"
+        a = jnp.pad(a, [(0, 0)] * (a.ndim - 2) + [(lo, hi), (lo, hi)], mode=mode)
+    out_len = (a.shape[-1] - f) // s + 1
+    stop = s * (out_len - 1) + 1
+    total = a[..., 0:stop:s, 0:stop:s]
+    for k in range(1, f):
+        total = total + a[..., k:k + stop:s, k:k + stop:s]
+    return total / f
+
+
+def _diagonal(a):
+    return jnp.diagonal(a, axis1=-2, axis2=-1)
+
+
+def _embed_diagonal(a):
+    """`(..., P) -> (..., P, P)` with `a` on the diagonal and zeros off it."""
+    eye = jnp.eye(a.shape[-1], dtype=a.dtype).reshape((1,) * (a.ndim - 1) + (a.shape[-1],) * 2)
+    return a[..., :, None] * eye
+
+
+def _pin_diagonal(nngp, k11):
+    """In a block of `x1` against itself, make `nngp[i, i]` bit-identical to `k11[i]`.
+
+    Every entry is computed exactly the same way, but reductions (a pooled mean, a matrix product)
+    over differently shaped arrays may round in a different order, and the arc-cosine map turns a
+    one-ulp gap between `c` and `sqrt(q1 q2)` at rho = 1 into a 1e-8 relative error (its NTK factor
+    has a square-root singularity there). An input with itself has rho = 1 exactly.
+    """
+    n = nngp.shape[0]
+    eye = jnp.eye(n, dtype=bool).reshape((n, n) + (1,) * (nngp.ndim - 2))
+    return jnp.where(eye, k11[:, None], nngp)
+
+
+def _input_covariances(x1, x2, *, mode):
+    """`(nngp, ntk, k11, k22)` of the inputs: every pair, and each input with itself."""
+    d = x1.shape[-1]
+    if mode == VECTOR:
+        nngp = (x1 @ x2.T) / d
+        k11, k22 = jnp.sum(x1 * x1, -1) / d, jnp.sum(x2 * x2, -1) / d
+    elif mode == DIAGONAL:
+        nngp = x1[:, None, :] * x2[None, :, :]
+        k11, k22 = x1 * x1, x2 * x2
+    else:
+        nngp = x1[:, None, :, None] * x2[None, :, None, :]
+        k11, k22 = x1[:, :, None] * x1[:, None, :], x2[:, :, None] * x2[:, None, :]
+    return nngp, None, k11, k22
+
+
+def _apply_layers(nngp, ntk, k11, k22, *, layers, modes, lengths, degree, same):
+    """Run the recursion through `layers`; `modes[i]`, `lengths[i]` describe layer i's input;
+    `same`: the block pairs `x1` with itself."""
+    for i, layer in enumerate(layers):
+        m_in, m_out, length = modes[i], modes[i + 1], lengths[i]
+        if isinstance(layer, Dense):
+            w2, b2 = layer.w_std ** 2, layer.b_std ** 2
+            nngp, k11, k22 = (w2 * a + b2 for a in (nngp, k11, k22))
+            ntk = nngp if ntk is None else w2 * ntk + nngp
+        elif isinstance(layer, Conv):
+            w2, b2 = layer.w_std ** 2, layer.b_std ** 2
+            conv = _conv_full if m_in == FULL else _conv_diagonal
+            nngp, k11, k22 = (w2 * conv(a, layer, length) + b2 for a in (nngp, k11, k22))
+            ntk = nngp if ntk is None else w2 * conv(ntk, layer, length) + nngp
+            if not layer.shared and m_out == FULL:  # independent weights: no cross-position terms
+                nngp, ntk, k11, k22 = map(_embed_diagonal, (nngp, ntk, k11, k22))
+        elif isinstance(layer, Activation):
+            if same:
+                nngp = _pin_diagonal(nngp, k11)
+            if m_in == VECTOR:
+                q1, q2 = k11[:, None], k22[None, :]
+            elif m_in == DIAGONAL:
+                q1, q2 = k11[:, None, :], k22[None, :, :]
+            else:
+                d11, d22 = _diagonal(k11), _diagonal(k22)
+                q1, q2 = d11[:, None, :, None], d22[None, :, None, :]
+            nngp, dot = activations.dual(layer.fn, nngp, q1, q2, degree=degree)
+            ntk = None if ntk is None else ntk * dot
+            if m_in == FULL:
+                k11 = activations.dual(layer.fn, k11, d11[:, :, None], d11[:, None, :], degree=degree)[0]
+                k22 = activations.dual(layer.fn, k22, d22[:, :, None], d22[:, None, :], degree=degree)[0]
+            else:
+                k11 = activations.dual_variance(layer.fn, k11, degree=degree)
+                k22 = activations.dual_variance(layer.fn, k22, degree=degree)
+        elif isinstance(layer, Flatten) and m_in == DIAGONAL:
+            nngp, k11, k22 = nngp.mean(-1), k11.mean(-1), k22.mean(-1)
+            ntk = None if ntk is None else ntk.mean(-1)
+        elif isinstance(layer, GlobalAvgPool):
+            nngp, k11, k22 = nngp.mean((-2, -1)), k11.mean((-2, -1)), k22.mean((-2, -1))
+            ntk = None if ntk is None else ntk.mean((-2, -1))
+    return nngp, ntk, k11, k22
+
+
+def _stages(arch: tuple) -> list[tuple[int, int]]:
+    """Split the layers after every activation. Each stage is compiled on its own: inside one
+    program XLA's fusion recomputes earlier layers' elementwise work in later layers' fusions (the
+    cost grew quadratically with depth), and a program boundary is the one barrier it keeps."""
+    stages, start = [], 0
+    for i, layer in enumerate(arch):
+        if isinstance(layer, Activation):
+            stages.append((start, i + 1))
+            start = i + 1
+    if start < len(arch):
+        stages.append((start, len(arch)))
+    return stages
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_input(mode: str):
+    return jax.jit(functools.partial(_input_covariances, mode=mode))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int, same: bool):
+    return jax.jit(functools.partial(_apply_layers, layers=layers, modes=modes, lengths=lengths,
+                                     degree=degree, same=same))
+
+
+def _kernel_block(x1, x2, plan: "KernelPlan", same: bool):
+    """NNGP and NTK for all pairs of the rows of `x1` and `x2` (one block), dispatched
+    asynchronously stage by stage."""
+    state = _compiled_input(plan.modes[0])(x1, x2)
+    for start, stop in _stages(plan.arch):
+        fn = _compiled_stage(plan.arch[start:stop], plan.modes[start:stop + 1],
+                             plan.lengths[start:stop + 1], plan.quadrature_degree, same)
+        state = fn(*state)
+    return state[0], state[1]
+
+
+# --- Public entry point --------------------------------------------------------------------------
+
+
+def _as_inputs(x, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array of shape (n, d).") from None
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D array of shape (n, d) with n, d >= 1, got shape "
+                         f"{x.shape}; reshape it, e.g. x.reshape(1, -1) for a single input.")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or replace them.")
+    return x
+
+
+def _pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """Pad to `rows` rows with copies of the first row, so every block has one compiled shape."""
+    if x.shape[0] == rows:
+        return x
+    return np.concatenate([x, np.broadcast_to(x[:1], (rows - x.shape[0], x.shape[1]))])
+
+
+def nngp_ntk(layers, x1, x2=None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+             progress: Optional[Callable[[int, int], None]] = None,
+             quadrature_degree: int = activations.DEFAULT_QUADRATURE_DEGREE,
+             block_size: Optional[int] = None) -> KernelPair:
+    """Infinite-width NNGP and NTK of the network `layers` between the rows of `x1` and `x2`.
+
+    Args:
+        layers: list of layer dicts (`engine.specs`), ending in a `dense` readout with one output.
+        x1: inputs, shape `(n1, d)`; `conv`/`local` stacks read each row as a length-`d` signal.
+        x2: inputs, shape `(n2, d)`; `None` means `x1` (then one triangle is computed and mirrored,
+            so the result is exactly symmetric).
+        memory_budget: bytes for the outputs plus one block's working set.
+        progress: called as `progress(done, total)` after each block.
+        quadrature_degree: Gauss-Hermite points per dimension for `tanh`, `sigmoid`, `gelu`.
+        block_size: the largest block side to use (default: chosen from the budget).
+
+    Returns:
+        `KernelPair(nngp, ntk)`, numpy float64 arrays of shape `(n1, n2)`.
+
+    Example:
+        >>> from engine.specs import mlp
+        >>> x = np.eye(3)
+        >>> nngp, ntk = nngp_ntk(mlp(2, b_std=0.1), x)
+        >>> nngp.shape, bool(np.allclose(nngp, nngp.T))
+        ((3, 3), True)
+
+    References: see the module docstring; conventions of neural-tangents 0.6.5 `stax`.
+    """
+    x1 = _as_inputs(x1, "x1")
+    if x2 is not None:
+        x2 = _as_inputs(x2, "x2")
+        if x2.shape[1] != x1.shape[1]:
+            raise ValueError(f"x1 has inputs of dimension {x1.shape[1]} but x2 of dimension "
+                             f"{x2.shape[1]}; give both the same number of columns.")
+    plan = kernel_plan(layers, x1.shape[1], x1.shape[0], None if x2 is None else x2.shape[0],
+                       memory_budget=memory_budget, quadrature_degree=quadrature_degree,
+                       block_size=block_size)
+    return _evaluate(plan, x1, x2, progress)
+
+
+def _evaluate(plan: KernelPlan, x1: np.ndarray, x2: Optional[np.ndarray],
+              progress: Optional[Callable[[int, int], None]]) -> KernelPair:
+    b1, b2 = plan.block
+    n1, n2 = plan.n1, plan.n2
+    nngp_out = np.empty((n1, n2))
+    ntk_out = np.empty((n1, n2))
+    if plan.symmetric:
+        starts = range(0, n1, b1)
+        tasks = [(i, j) for i in starts for j in starts if j >= i]
+        xa = _pad_rows(x1, len(starts) * b1)
+        xb = xa
+    else:
+        tasks = [(i, j) for i in range(0, n1, b1) for j in range(0, n2, b2)]
+        xa = _pad_rows(x1, -(-n1 // b1) * b1)
+        xb = _pad_rows(x2, -(-n2 // b2) * b2)
+
+    def launch(task):
+        i, j = task
+        same = plan.symmetric and i == j
+        return _kernel_block(jnp.asarray(xa[i:i + b1]), jnp.asarray(xb[j:j + b2]), plan, same)
+
+    # Keep two blocks in flight: JAX dispatches asynchronously, so the next block is computed
+    # while the last one is copied out, without holding more than two blocks' memory.
+    pending = []
+    done = 0
+    for t, task in enumerate(tasks):
+        pending.append((task, launch(task)))
+        if len(pending) < 2 and t + 1 < len(tasks):
+            continue
+        (i, j), (nngp_blk, ntk_blk) = pending.pop(0)
+        _store(nngp_out, ntk_out, i, j, np.asarray(nngp_blk), np.asarray(ntk_blk), n1, n2,
+               plan.symmetric)
+        done += 1
+        if progress is not None:
+            progress(done, len(tasks))
+    for (i, j), (nngp_blk, ntk_blk) in pending:
+        _store(nngp_out, ntk_out, i, j, np.asarray(nngp_blk), np.asarray(ntk_blk), n1, n2,
+               plan.symmetric)
+        done += 1
+        if progress is not None:
+            progress(done, len(tasks))
+    return KernelPair(nngp_out, ntk_out)
+
+
+def _store(nngp_out, ntk_out, i, j, nngp_blk, ntk_blk, n1, n2, symmetric):
+    rows, cols = min(nngp_blk.shape[0], n1 - i), min(nngp_blk.shape[1], n2 - j)
+    for out, blk in ((nngp_out, nngp_blk), (ntk_out, ntk_blk)):
+        blk = blk[:rows, :cols]
+        if symmetric and i == j:  # mirror the upper triangle so the result is exactly symmetric
+            blk = np.triu(blk) + np.triu(blk, 1).T
+        out[i:i + rows, j:j + cols] = blk
+        if symmetric and i != j:
+            out[j:j + cols, i:i + rows] = blk.T

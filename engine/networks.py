@@ -1,0 +1,421 @@
+"""Finite networks: the same layer list that `engine.kernels` reads, as a random network you can run.
+
+Conventions are neural-tangents' `stax` in the NTK parameterisation (Novak et al. 2020), so that a
+finite network's outputs and tangent kernel converge to `engine.kernels.nngp_ntk` as the width
+grows. Every weight and bias is drawn from `N(0, 1)`; the scales live in the forward pass:
+
+- `dense`:  `z = w_std / sqrt(C_in) * h @ W + b_std * b`, `W` of shape `(C_in, C_out)`, `b` of shape
+  `(C_out,)`. On a signal `(n, P, C_in)` (before the readout of a `conv`/`local` stack) it acts on
+  the channel axis at every position with the same weights.
+- `conv`:   `z[p] = w_std / sqrt(f * C_in) * sum_{k, c} h[p * s + k - lo, c] W[k, c, :] + b_std * b`,
+  `W` of shape `(f, C_in, C_out)`, `b` of shape `(C_out,)` shared across positions. Input `(n, d)`
+  is read as `(n, d, 1)` (NWC layout). `valid`/`same` padding are XLA's `VALID`/`SAME`; `circular`
+  wraps the input around by the `SAME` pad amounts (`engine.specs.conv_padding`), then `VALID`.
+- `local`:  the same receptive fields with one weight tensor per output position, `W` of shape
+  `(P_out, f, C_in, C_out)`, and a bias of shape `(P_out, C_out)` (neural-tangents' `ConvLocal`).
+- `flatten`: `(n, P, C) -> (n, P * C)`, so the next `dense` divides by `sqrt(P * C)`.
+- `global_avg_pool`: mean over positions, `(n, P, C) -> (n, C)`.
+- The last `dense` has one output; a network maps `(n, d)` inputs to `(n,)` outputs.
+
+Params are a tuple with one entry per layer: `(W, b)` for weight layers, `()` for the others. Every
+function is pure and takes the architecture as data; jitted work is keyed on the parsed, hashable
+architecture, so the same architecture never recompiles for the same shapes.
+
+>>> import jax, engine
+>>> from engine.networks import init, apply, empirical_ntk
+>>> layers = engine.mlp(1)
+>>> params = init(layers, 3, key=jax.random.PRNGKey(0), width=8)
+>>> apply(layers, params, jax.numpy.ones((2, 3))).shape
+(2,)
+>>> empirical_ntk(layers, params, jax.numpy.ones((2, 3))).shape
+(2, 2)
+
+References:
+    Novak, Xiao, Hron, Lee, Alemi, Sohl-Dickstein, Schoenholz (2020), "Neural Tangents: Fast and Easy
+    Infinite Neural Networks in Python", ICLR.
+    Jacot, Gabriel, Hongler (2018), "Neural Tangent Kernel: Convergence and Generalization in Neural
+    Networks", NeurIPS.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from typing import Any, Iterable, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from engine.specs import (
+    Activation,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    conv_padding,
+    is_spatial,
+    parse_layers,
+    signal_lengths,
+)
+
+Params = tuple  # one entry per layer: (W, b) for dense/conv/local, () otherwise
+Width = Union[int, Sequence[int]]
+
+__all__ = ["apply", "empirical_ntk", "hidden_weight_layers", "init", "sample_outputs"]
+
+
+# --- Architecture bookkeeping ------------------------------------------------------------------
+
+
+def hidden_weight_layers(layers: Iterable[Any]) -> tuple[int, ...]:
+    """Indices of the layers that take a width: every `conv`/`local` layer and every `dense` but the
+    last (the readout, which has one output)."""
+    arch = parse_layers(layers)
+    return tuple(i for i, layer in enumerate(arch[:-1]) if isinstance(layer, (Dense, Conv)))
+
+
+def _resolve_widths(arch: tuple, width: Width) -> tuple[int, ...]:
+    """One positive int per hidden weight layer, from an int or a sequence; `ValueError` otherwise."""
+    hidden = [i for i, layer in enumerate(arch[:-1]) if isinstance(layer, (Dense, Conv))]
+    names = ", ".join(f"{i} ({arch[i].name})" for i in hidden) or "none"
+
+    def check(value: Any, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ValueError(f"{what} must be a positive whole number, got {value!r}.")
+        if value < 1:
+            raise ValueError(f"{what} must be at least 1, got {value!r}; give a positive number of "
+                             "channels.")
+        return int(value)
+
+    if isinstance(width, (numbers.Number, np.number)):
+        return (check(width, "width"),) * len(hidden)
+    if isinstance(width, (str, bytes, dict)) or not isinstance(width, Iterable):
+        raise ValueError(f"width must be an int or a sequence of ints (one per hidden weight layer), "
+                         f"got {width!r}.")
+    widths = list(width)
+    if len(widths) != len(hidden):
+        raise ValueError(f"width has {len(widths)} entries but the architecture has {len(hidden)} "
+                         f"hidden weight layer(s) (layers {names}); give one width per hidden "
+                         "weight layer, or a single int.")
+    return tuple(check(w, f"width[{j}] (layer {i}, {arch[i].name})")
+                 for j, (w, i) in enumerate(zip(widths, hidden)))
+
+
+def _parse(layers: Iterable[Any], d: int) -> tuple[tuple, tuple]:
+    arch = parse_layers(layers)
+    return arch, signal_lengths(arch, d)
+
+
+def _patch_indices(layer: Conv, length: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Static indices `(P_out, f)` into the padded signal, and the pad amounts."""
+    lo, hi = conv_padding(layer, length)
+    n_out = (length + lo + hi - layer.filter_size) // layer.stride + 1
+    idx = layer.stride * np.arange(n_out)[:, None] + np.arange(layer.filter_size)[None, :]
+    return idx, (lo, hi)
+
+
+def _patches(layer: Conv, h: Array) -> Array:
+    """`(n, L, C) -> (n, P_out, f * C)`: the receptive field of each output position."""
+    n, length, channels = h.shape
+    idx, (lo, hi) = _patch_indices(layer, length)
+    if lo or hi:
+        mode = "wrap" if layer.padding == "circular" else "constant"
+        h = jnp.pad(h, ((0, 0), (lo, hi), (0, 0)), mode=mode)
+    patches = h[:, idx, :]  # (n, P_out, f, C)
+    return patches.reshape(n, idx.shape[0], layer.filter_size * channels)
+
+
+def _activation(fn: str, h: Array) -> Array:
+    if fn == "relu":
+        return jnp.maximum(h, 0)
+    if fn == "erf":
+        return jax.scipy.special.erf(h)
+    if fn == "tanh":
+        return jnp.tanh(h)
+    if fn == "sigmoid":
+        return jax.nn.sigmoid(h)
+    if fn == "gelu":
+        # neural-tangents' Gelu is the exact one, x * Phi(x), not the tanh approximation.
+        return jax.nn.gelu(h, approximate=False)
+    if fn == "identity":
+        return h
+    raise ValueError(f"Unknown activation {fn!r}.")
+
+
+# --- Initialisation ----------------------------------------------------------------------------
+
+
+def _init(arch: tuple, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
+    lengths = signal_lengths(arch, d)
+    spatial = is_spatial(arch)
+    channels = 1 if spatial else d
+    keys = jax.random.split(key, len(arch))
+    hidden = iter(widths)
+    params = []
+    for i, layer in enumerate(arch):
+        if isinstance(layer, (Dense, Conv)):
+            out = 1 if i == len(arch) - 1 else next(hidden)
+            wkey, bkey = jax.random.split(keys[i])
+            if isinstance(layer, Dense):
+                w_shape, b_shape = (channels, out), (out,)
+            elif layer.shared:
+                w_shape, b_shape = (layer.filter_size, channels, out), (out,)
+            else:
+                w_shape = (lengths[i], layer.filter_size, channels, out)
+                b_shape = (lengths[i], out)
+            params.append((jax.random.normal(wkey, w_shape, dtype),
+                           jax.random.normal(bkey, b_shape, dtype)))
+            channels = out
+        else:
+            if isinstance(layer, Flatten) and i > 0 and lengths[i - 1] is not None:
+                channels *= lengths[i - 1]
+            params.append(())
+    return tuple(params)
+
+
+def init(layers: Iterable[Any], d: int, *, key: Array, width: Width = 512,
+         dtype: Any = jnp.float32) -> Params:
+    """Draw a random network: every weight and bias entry `N(0, 1)` (the NTK parameterisation puts
+    `w_std / sqrt(fan_in)` and `b_std` in `apply`).
+
+    Args:
+        layers: layer dicts (or the tuple `engine.specs.parse_layers` returns).
+        d: input dimension (length of the signal for `conv`/`local` stacks).
+        key: a `jax.random` key.
+        width: channels of every hidden weight layer (each `conv`/`local` and each `dense` but the
+            readout), or a sequence with one entry per such layer (`hidden_weight_layers`).
+        dtype: dtype of the parameters (`jnp.float64` for comparisons with the analytic kernels).
+
+    Returns:
+        A tuple with one entry per layer: `(W, b)` for weight layers (shapes in the module docstring),
+        `()` for activations, `flatten` and `global_avg_pool`.
+
+    >>> import jax, engine
+    >>> params = init(engine.mlp(2), 4, key=jax.random.PRNGKey(0), width=[16, 8])
+    >>> [tuple(w.shape) for w, b in params[::2]]
+    [(4, 16), (16, 8), (8, 1)]
+    """
+    arch, _ = _parse(layers, d)
+    widths = _resolve_widths(arch, width)
+    return _init(arch, int(d), key, widths, jnp.dtype(dtype))
+
+
+# --- Forward pass -------------------------------------------------------------------------------
+
+
+def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None = None
+             ) -> tuple[Array, list, list]:
+    """Outputs `(n,)`, plus for every weight layer its input as read by the weights (`(n, C)` for a
+    dense on vectors, `(n, P, K)` patches otherwise) and its pre-activation output. `eps`, if given,
+    is added to each weight layer's output: differentiating w.r.t. it gives per-example cotangents.
+    """
+    dtype = next(p[0].dtype for p in params if p)
+    h = jnp.asarray(x, dtype)
+    if h.ndim != 2:
+        raise ValueError(f"Inputs must have shape (n, d), got {h.shape}.")
+    if is_spatial(arch):
+        h = h[:, :, None]
+    taps, zs = [], []
+    j = 0
+    for layer, p in zip(arch, params):
+        if isinstance(layer, Dense):
+            w, b = p
+            norm = layer.w_std / math.sqrt(w.shape[0])
+            bias = b.reshape((1,) * (h.ndim - 1) + b.shape)
+            z = norm * jnp.matmul(h, w) + layer.b_std * bias
+            taps.append(h)
+        elif isinstance(layer, Conv):
+            w, b = p
+            u = _patches(layer, h)  # (n, P_out, f * C_in)
+            k = u.shape[-1]
+            norm = layer.w_std / math.sqrt(k)
+            if layer.shared:
+                z = norm * jnp.matmul(u, w.reshape(k, w.shape[-1])) + layer.b_std * b[None, None, :]
+            else:
+                z = (norm * jnp.einsum("npk,pko->npo", u, w.reshape(w.shape[0], k, w.shape[-1]))
+                     + layer.b_std * b[None, :, :])
+            taps.append(u)
+        elif isinstance(layer, Activation):
+            h = _activation(layer.fn, h)
+            continue
+        elif isinstance(layer, Flatten):
+            h = h.reshape(h.shape[0], -1)
+            continue
+        elif isinstance(layer, GlobalAvgPool):
+            h = jnp.mean(h, axis=1)
+            continue
+        else:  # pragma: no cover - parse_layers only returns the kinds above
+            raise ValueError(f"Unknown layer {layer!r}.")
+        if eps is not None:
+            z = z + eps[j]
+        zs.append(z)
+        h = z
+        j += 1
+    return h[:, 0], taps, zs
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply_jit(arch: tuple, params: Params, x: Array) -> Array:
+    return _forward(arch, params, x)[0]
+
+
+def _check_params(arch: tuple, params: Params) -> None:
+    if not isinstance(params, (tuple, list)) or len(params) != len(arch):
+        got = len(params) if isinstance(params, (tuple, list)) else type(params).__name__
+        raise ValueError(f"params must have one entry per layer ({len(arch)}), got {got}; build them "
+                         "with engine.networks.init on the same architecture.")
+    for i, (layer, p) in enumerate(zip(arch, params)):
+        if isinstance(layer, (Dense, Conv)) != bool(p):
+            raise ValueError(f"params[{i}] does not match layer {i} ({layer.name}); build params with "
+                             "engine.networks.init on the same architecture.")
+
+
+def apply(layers: Iterable[Any], params: Params, x: Float[Array, "n d"]) -> Float[Array, "n"]:
+    """Outputs `f(x)` of the network `params` (from `init`) on inputs `x` of shape `(n, d)`.
+
+    Computed in the parameters' dtype. See the module docstring for each layer's formula.
+    """
+    arch = parse_layers(layers)
+    _check_params(arch, params)
+    x = jnp.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"Inputs must have shape (n, d), got {x.shape}.")
+    signal_lengths(arch, x.shape[1])
+    return _apply_jit(arch, tuple(params), x)
+
+
+# --- Empirical NTK -----------------------------------------------------------------------------
+
+
+def _taps_and_cotangents(arch: tuple, params: Params, x: Array) -> tuple[list, list]:
+    """Each weight layer's input (taps) and the per-example cotangent `df(x_i)/dz_l` of its output.
+
+    The examples do not interact, so the gradient of `sum_i f(x_i)` w.r.t. a zero offset added to
+    `z_l` is, row by row, each example's own cotangent.
+    """
+    shapes = jax.eval_shape(lambda: _forward(arch, params, x)[2])
+    eps = [jnp.zeros(s.shape, s.dtype) for s in shapes]
+
+    def total(eps):
+        out, taps, _ = _forward(arch, params, x, eps)
+        return out.sum(), taps
+
+    _, vjp_fn, taps = jax.vjp(total, eps, has_aux=True)
+    (cotangents,) = vjp_fn(jnp.ones((), shapes[0].dtype))
+    return taps, cotangents
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _empirical_ntk_jit(arch: tuple, params: Params, x1: Array, x2: Array | None) -> Array:
+    taps1, gs1 = _taps_and_cotangents(arch, params, x1)
+    taps2, gs2 = (taps1, gs1) if x2 is None else _taps_and_cotangents(arch, params, x2)
+    weight_layers = [layer for layer in arch if isinstance(layer, (Dense, Conv))]
+    ntk = 0.0
+    for layer, u1, u2, g1, g2 in zip(weight_layers, taps1, taps2, gs1, gs2):
+        norm2 = layer.w_std ** 2 / u1.shape[-1]
+        b2 = layer.b_std ** 2
+        if u1.ndim == 2:  # dense on vectors: dz/dW_ij = norm * h_i, so J J^T = norm^2 (h.h')(g.g')
+            gg = g1 @ g2.T
+            ntk = ntk + norm2 * (u1 @ u2.T) * gg + b2 * gg
+        elif isinstance(layer, Conv) and not layer.shared:
+            # local: each position has its own W and b, so only equal positions pair up.
+            uu = jnp.einsum("apk,bpk->abp", u1, u2)
+            gg = jnp.einsum("apo,bpo->abp", g1, g2)
+            ntk = ntk + norm2 * jnp.sum(uu * gg, axis=2) + b2 * jnp.sum(gg, axis=2)
+        else:
+            # shared weights (conv, or dense acting on channels): dz/dW = norm * sum_p u_p (x) g_p,
+            # so J J^T = norm^2 sum_{p, q} (u_p . u'_q)(g_p . g'_q); the bias sums the cotangents.
+            uu = jnp.einsum("apk,bqk->abpq", u1, u2)
+            gg = jnp.einsum("apo,bqo->abpq", g1, g2)
+            gsum = g1.sum(axis=1) @ g2.sum(axis=1).T
+            ntk = ntk + norm2 * jnp.sum(uu * gg, axis=(2, 3)) + b2 * gsum
+    return ntk
+
+
+def empirical_ntk(layers: Iterable[Any], params: Params, x1: Float[Array, "n1 d"],
+                  x2: Float[Array, "n2 d"] | None = None) -> Float[Array, "n1 n2"]:
+    """Empirical neural tangent kernel of one finite network (Jacot et al. 2018):
+    `Theta(x, x') = sum_theta df(x)/dtheta df(x')/dtheta` over all weights and biases.
+
+    Computed layer by layer from structured derivatives, never forming the Jacobian: for a weight
+    layer with input (or patches) `u`, per-example output cotangent `g = df/dz` and
+    `z = w_std / sqrt(K) * u W + b_std * b`,
+
+        dense: w_std^2 / K * (u . u') (g . g') + b_std^2 (g . g')
+        conv:  w_std^2 / K * sum_{p, q} (u_p . u'_q)(g_p . g'_q) + b_std^2 (sum_p g_p) . (sum_q g'_q)
+        local: w_std^2 / K * sum_p (u_p . u'_p)(g_p . g'_p) + b_std^2 sum_p g_p . g'_p
+
+    so memory is O(n * width * positions) rather than O(n * number of parameters), and a wide net
+    (width 4096, tens of millions of parameters) costs one forward and one backward pass. As the
+    width grows it converges to the analytic `engine.kernels.nngp_ntk` NTK, with fluctuations of
+    order `1 / sqrt(width)`.
+
+    Returns a `(n1, n2)` array in the parameters' dtype; `x2=None` means `x1`.
+
+    References:
+        Jacot, Gabriel, Hongler (2018), "Neural Tangent Kernel", NeurIPS.
+        Novak et al. (2022), "Fast Finite Width Neural Tangent Kernel", ICML (structured derivatives).
+    """
+    arch = parse_layers(layers)
+    _check_params(arch, params)
+    x1 = jnp.asarray(x1)
+    if x1.ndim != 2:
+        raise ValueError(f"x1 must have shape (n1, d), got {x1.shape}.")
+    signal_lengths(arch, x1.shape[1])
+    if x2 is not None:
+        x2 = jnp.asarray(x2)
+        if x2.ndim != 2 or x2.shape[1] != x1.shape[1]:
+            raise ValueError(f"x2 must have shape (n2, {x1.shape[1]}), got {x2.shape}.")
+    return _empirical_ntk_jit(arch, tuple(params), x1, x2)
+
+
+# --- Monte Carlo over random networks ----------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _sample_outputs_jit(arch: tuple, widths: tuple, dtype: Any, batch_size: int, keys: Array,
+                        x: Array) -> Array:
+    d = x.shape[1]
+
+    def one(key):
+        return _forward(arch, _init(arch, d, key, widths, dtype), x)[0]
+
+    return jax.lax.map(one, keys, batch_size=batch_size)
+
+
+def sample_outputs(layers: Iterable[Any], x: Float[Array, "n d"], *, key: Array, width: Width = 512,
+                   n_networks: int = 1000, dtype: Any = jnp.float32,
+                   batch_size: int = 64) -> Float[Array, "n_networks n"]:
+    """Outputs on `x` of `n_networks` independent random networks (keys split from `key`).
+
+    Row `k` equals `apply(layers, init(layers, d, key=keys[k], width=width, dtype=dtype), x)` with
+    `keys = jax.random.split(key, n_networks)`. Networks run `batch_size` at a time (vmapped), so
+    memory is `batch_size` networks' parameters. As the width grows the outputs of one input set are
+    jointly Gaussian with covariance the NNGP kernel (Neal 1996; Lee et al. 2018; Novak et al. 2020),
+    so `samples.T @ samples / n_networks` estimates `engine.kernels.nngp_ntk(layers, x)[0]`.
+    """
+    arch = parse_layers(layers)
+    x = jnp.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"Inputs must have shape (n, d), got {x.shape}.")
+    signal_lengths(arch, x.shape[1])
+    widths = _resolve_widths(arch, width)
+    for name, value in (("n_networks", n_networks), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
+    n_networks = int(n_networks)
+    # Equal batches (the last padded with spare networks that are then dropped): lax.map with a
+    # remainder would compile the network twice.
+    n_batches = -(-n_networks // int(batch_size))
+    batch = -(-n_networks // n_batches)
+    keys = jax.random.split(key, n_networks)
+    spare = n_batches * batch - n_networks
+    if spare:
+        keys = jnp.concatenate([keys, jax.random.split(jax.random.fold_in(key, 1), spare)])
+    return _sample_outputs_jit(arch, widths, jnp.dtype(dtype), batch, keys, x)[:n_networks]

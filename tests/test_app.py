@@ -1,0 +1,65 @@
+"""The dashboard's landing page runs headless (Streamlit's AppTest) and says what it should."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.platform import backend_summary
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    # AppTest resolves a relative path against this file, so pass the absolute one; 60 s leaves
+    # room for JAX's first backend initialisation on a slow machine.
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    return at
+
+
+def test_runs_without_exception(app):
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def test_title(app):
+    assert [title.value for title in app.title] == ["Inductive Bias Lab"]
+
+
+def test_backend_line_shows_cpu(app):
+    # These machines and CI have no GPU, so JAX's default backend is the CPU.
+    lines = [md.value for md in app.markdown if "JAX backend" in md.value]
+    assert len(lines) == 1, lines
+    assert "`cpu`" in lines[0]
+
+
+def test_names_the_five_papers(app):
+    text = "\n".join(md.value for md in app.markdown)
+    for arxiv in ("2305.08404", "2112.05611", "2009.14397", "2112.02393", "2201.12082"):
+        assert f"arXiv:{arxiv}" in text
+
+
+def test_status_lists_the_planned_pages_as_coming(app):
+    (table,) = app.table
+    status = dict(zip(table.value["Page"], table.value["Status"]))
+    assert status == {"Home": "available", "Universality": "coming", "Eigenstructure": "coming",
+                      "Depth separation": "coming", "Learning curves": "coming"}
+
+
+def test_cite_expander_has_bibtex_for_every_paper(app):
+    expanders = [e for e in app.get("expander") if e.label == "How to cite"]
+    assert len(expanders) == 1
+    bibtex = "\n".join(code.value for code in app.code)
+    assert bibtex.count("@") == 6  # the five papers and neural-tangents
+    assert "novak2020neural" in bibtex
+
+
+def test_backend_summary_is_plain_data():
+    # The page shows it as is and could cache it: plain, JSON-serialisable values only.
+    summary = backend_summary()
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["backend"] == "cpu"
+    assert summary["device_count"] == sum(summary["device_kinds"].values()) >= 1
+    assert summary["x64"] is True

@@ -1,0 +1,86 @@
+"""Imports flow one way (shared/STYLE.md): the engine never imports the UI, pages never import JAX.
+
+Checked on the source with `ast`, so a forbidden import fails here even inside a function or an
+`if` that the tests never reach; and at run time, so a forbidden module pulled in through another
+package fails too.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE_FILES = sorted((ROOT / "engine").rglob("*.py"))
+PAGE_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]
+
+UI_PACKAGES = {"streamlit", "plotly"}
+"""The engine returns arrays; drawing and widgets belong to figures and pages."""
+
+JAX_PACKAGES = {"jax", "jaxlib", "optax", "flax", "equinox"}
+"""Pages never compute: they call one cached engine function and get numpy arrays back."""
+
+
+def _imported_packages(path: Path) -> dict:
+    """Top-level package of every absolute import in `path`, mapped to the first line it is on."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: dict = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            found.setdefault(name.split(".")[0], node.lineno)
+    return found
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_files_are_found():
+    assert ROOT / "engine" / "specs.py" in ENGINE_FILES
+    assert (ROOT / "app.py").is_file()
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=_rel)
+def test_engine_does_not_import_ui(path):
+    bad = {pkg: line for pkg, line in _imported_packages(path).items() if pkg in UI_PACKAGES}
+    assert not bad, (f"{_rel(path)} imports {bad} (package: line); the engine must not import "
+                     "Streamlit or Plotly: return arrays and draw them in figures/pages.")
+
+
+@pytest.mark.parametrize("path", PAGE_FILES, ids=_rel)
+def test_pages_do_not_import_jax(path):
+    bad = {pkg: line for pkg, line in _imported_packages(path).items() if pkg in JAX_PACKAGES}
+    assert not bad, (f"{_rel(path)} imports {bad} (package: line); pages must not import JAX: "
+                     "call an engine function instead.")
+
+
+def test_checker_sees_nested_and_from_imports(tmp_path):
+    source = tmp_path / "example.py"
+    source.write_text("import os\n"
+                      "def f():\n"
+                      "    from streamlit.testing import v1\n"
+                      "    import plotly.graph_objects as go, jax.numpy\n"
+                      "from . import sibling\n")
+    assert _imported_packages(source) == {"os": 1, "streamlit": 3, "plotly": 4, "jax": 4}
+
+
+def test_importing_the_engine_loads_no_ui():
+    # In a fresh interpreter: import every engine module, then look at what got loaded.
+    modules = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in ENGINE_FILES]
+    modules = [name.removesuffix(".__init__") for name in modules]
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}:\n"
+            "    importlib.import_module(name)\n"
+            f"print(sorted(p for p in {sorted(UI_PACKAGES)!r} if p in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"engine modules loaded {result.stdout.strip()}"
