@@ -2,14 +2,14 @@
 
 `streamlit run app.py` routes through `st.navigation`. Only pages that work are registered; for now
 that is the home page below. Pages never import JAX: the backend line comes from
-`engine.platform.backend_summary`.
+`engine.backend.backend_summary`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from engine.platform import backend_summary
+from engine.backend import backend_summary
 
 PAPERS = (
     {

@@ -64,6 +64,7 @@ CLOSED_FORM = ("relu", "erf", "gelu", "identity")
 QUADRATURE_RULES = ("trapezoid", "gauss_hermite")
 DEFAULT_QUADRATURE_RULE = "trapezoid"
 DEFAULT_QUADRATURE_DEGREE = 96
+MAX_QUADRATURE_DEGREE = 256
 
 # --- Arctangent -------------------------------------------------------------------------------
 # XLA's float64 atan2 on the CPU costs ~11 ns an element, about five times this branch-free
@@ -75,7 +76,6 @@ _P = (-8.750608600031904122785e-1, -1.615753718733365076637e1, -7.50085579231470
       -1.228866684490136173410e2, -6.485021904942025371773e1)
 _Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.328810604912902668951e2,
       4.853903996359136964868e2, 1.945506571482613964425e2)
-_MOREBITS = 6.123233995736765886130e-17  # pi/2 - fl(pi/2)
 _TAN_3PI_8 = 2.41421356237309504880
 
 
@@ -89,7 +89,7 @@ def _atan_reduced(m, big):
     num = ((((_P[0] * z + _P[1]) * z + _P[2]) * z + _P[3]) * z + _P[4]) * z
     den = ((((z + _Q[0]) * z + _Q[1]) * z + _Q[2]) * z + _Q[3]) * z + _Q[4]
     r = x + x * (num / den)
-    return jnp.where(mid, (np.pi / 4 + 0.5 * _MOREBITS) + r, r)
+    return jnp.where(mid, np.pi / 4 + r, r)
 
 
 def angle(s, c):
@@ -97,8 +97,8 @@ def angle(s, c):
     convention for a zero-norm input)."""
     a = jnp.abs(c)
     theta = _atan_reduced(jnp.minimum(s, a), jnp.maximum(s, a))
-    theta = jnp.where(s > a, (np.pi / 2 + _MOREBITS) - theta, theta)  # atan(t) = pi/2 - atan(1/t)
-    theta = jnp.where(c < 0, (np.pi + 2 * _MOREBITS) - theta, theta)
+    theta = jnp.where(s > a, np.pi / 2 - theta, theta)  # atan(t) = pi/2 - atan(1/t)
+    theta = jnp.where(c < 0, np.pi - theta, theta)
     return jnp.where((s == 0) & (c == 0), np.pi / 2, theta)
 
 
@@ -106,7 +106,7 @@ def _atan2_signed(y, x):
     """`atan2(y, x)` for `x > 0`, in `(-pi/2, pi/2)`."""
     a = jnp.abs(y)
     theta = _atan_reduced(jnp.minimum(a, x), jnp.maximum(a, x))
-    theta = jnp.where(a > x, (np.pi / 2 + _MOREBITS) - theta, theta)
+    theta = jnp.where(a > x, np.pi / 2 - theta, theta)
     return jnp.sign(y) * theta
 
 
@@ -140,6 +140,11 @@ def activation_fn(fn: str):
 @functools.lru_cache(maxsize=None)
 def quadrature_rule(rule: str, degree: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights (summing to 1) of a `degree`-point rule for `E[f(z)]`, `z ~ N(0, 1)`."""
+    # numpy's hermegauss overflows to NaN weights between 350 and 400 points.
+    most = MAX_QUADRATURE_DEGREE if rule == "gauss_hermite" else 4 * MAX_QUADRATURE_DEGREE
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 2 <= degree <= most:
+        raise ValueError(f"The {rule} quadrature degree must be a whole number from 2 to {most}, "
+                         f"got {degree!r}.")
     if rule == "gauss_hermite":
         nodes, weights = np.polynomial.hermite_e.hermegauss(degree)
     elif rule == "trapezoid":
@@ -155,11 +160,15 @@ def quadrature_rule(rule: str, degree: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dual(fn: str, c, q1, q2, *, degree: int = DEFAULT_QUADRATURE_DEGREE,
-         rule: str = DEFAULT_QUADRATURE_RULE, quadrature: bool = False):
+         rule: str = DEFAULT_QUADRATURE_RULE, quadrature: bool = False, identical=False):
     """`(T(c, q1, q2), Tdot(c, q1, q2))` elementwise; `q1`, `q2` broadcast against `c`.
 
     Closed form for `relu`, `erf`, `gelu`, `identity` unless `quadrature=True`; otherwise the
-    two-dimensional `rule` with `degree` points per dimension.
+    two-dimensional `rule` with `degree` points per dimension. `identical` (broadcastable bool)
+    marks entries that pair a pre-activation with itself, where rho = 1 exactly: the arc-cosine
+    map has a square-root singularity there (`Tdot = 1/2 - theta / (2 pi)`, `theta ~ sqrt(2(1 -
+    rho))`), so a one-ulp rounding gap between `c` and `sqrt(q1 q2)` would cost 1e-8 relative. The
+    smooth maps (erf, gelu, quadrature) need no such help.
     """
     if quadrature or fn not in CLOSED_FORM:
         return _dual_quadrature(fn, c, q1, q2, degree, rule)
@@ -169,7 +178,7 @@ def dual(fn: str, c, q1, q2, *, degree: int = DEFAULT_QUADRATURE_DEGREE,
         # with itself), and sqrt of that residue is 1e-8 relative. sqrt(fl(c^2)) = |c| exactly,
         # so this form gives s = 0, theta = 0 there, with the same conditioning elsewhere.
         g = jnp.sqrt(q1 * q2)
-        s = jnp.sqrt(jnp.maximum((g - c) * (g + c), 0.0))
+        s = jnp.where(identical, 0.0, jnp.sqrt(jnp.maximum((g - c) * (g + c), 0.0)))
         tdot = 0.5 - angle(s, c) / (2 * np.pi)
         return s / (2 * np.pi) + tdot * c, tdot
     if fn == "erf":

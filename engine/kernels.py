@@ -30,6 +30,7 @@ References:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
@@ -53,6 +54,10 @@ to split a symmetric problem into enough blocks that skipping the lower triangle
 
 _WORK_ARRAYS = 8
 """Arrays of the largest per-layer size alive at once in a block (inputs, outputs, temporaries)."""
+
+_IN_FLIGHT = 2
+"""Blocks dispatched at once: JAX runs asynchronously, so the next block computes while the last
+one is copied into the output."""
 
 VECTOR, DIAGONAL, FULL = "vector", "diagonal", "full"
 
@@ -94,15 +99,20 @@ class KernelPlan:
         if not spatial:
             path = "dot-product recursion (MLP), one value per pair of inputs"
         elif FULL in spatial:
-            path = ("full spatial covariance where pooling needs it "
-                    f"(cost O(n1 n2 P^2) per layer there), diagonal elsewhere")
+            path = ("full spatial covariance where pooling needs it (cost O(n1 n2 P^2) per layer "
+                    "there)" + (", its diagonal elsewhere" if DIAGONAL in spatial else ""))
         else:
             path = "diagonal of the spatial covariance only (cost O(n1 n2 d) per layer)"
+        numerical = sorted({l.fn for l in self.arch
+                            if isinstance(l, Activation) and l.fn not in activations.CLOSED_FORM})
+        if numerical:
+            path += (f"; {', '.join(numerical)} by {self.quadrature_degree}-point trapezoidal "
+                     f"quadrature per dimension ({self.quadrature_degree ** 2:,} evaluations an entry)")
         total = (self.n1 * (self.n1 + 1) // 2) if self.symmetric else self.n1 * self.n2
         head = (f"{self.n1} x {self.n2} kernel, {path}; "
                 f"{'one triangle' if self.symmetric else 'all pairs'} ({total:,} pairs) in "
                 f"{self.blocks} block(s) of {self.block[0]} x {self.block[1]}; "
-                f"memory {(self.output_bytes + self.block_bytes) / 2**20:,.0f} MiB of a "
+                f"memory {(self.output_bytes + _IN_FLIGHT * self.block_bytes) / 2**20:,.0f} MiB of a "
                 f"{self.memory_budget / 2**20:,.0f} MiB budget.")
         return "\n".join([head, *lines])
 
@@ -165,36 +175,37 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
             or not memory_budget > 0:
         raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}.")
     if isinstance(quadrature_degree, bool) or not isinstance(quadrature_degree, numbers.Integral) \
-            or not 2 <= quadrature_degree <= 256:
-        raise ValueError(f"quadrature_degree must be a whole number from 2 to 256, got "
-                         f"{quadrature_degree!r}.")
+            or not 2 <= quadrature_degree <= activations.MAX_QUADRATURE_DEGREE:
+        raise ValueError(f"quadrature_degree must be a whole number from 2 to "
+                         f"{activations.MAX_QUADRATURE_DEGREE}, got {quadrature_degree!r}.")
 
     per_pair = _peak_entries(arch, modes, lengths)
     bytes_per_pair = 8 * _WORK_ARRAYS * per_pair
     output_bytes = 2 * 8 * n1 * n2
-    available = memory_budget - output_bytes
+    available = (memory_budget - output_bytes) // _IN_FLIGHT
     if available < bytes_per_pair:
-        need = output_bytes + bytes_per_pair
+        need = output_bytes + _IN_FLIGHT * bytes_per_pair
         raise ValueError(
             f"This kernel needs at least {need / 2**30:.2f} GiB ({output_bytes / 2**30:.2f} GiB for "
-            f"the two {n1} x {n2} outputs and {bytes_per_pair / 2**20:.2f} MiB per pair of inputs "
-            f"being worked on) but the memory budget is {memory_budget / 2**30:.2f} GiB: use fewer "
+            f"the two {n1} x {n2} outputs and {_IN_FLIGHT * bytes_per_pair / 2**20:.2f} MiB for the "
+            f"pairs of inputs being worked on) but the memory budget is {memory_budget / 2**30:.2f} GiB: use fewer "
             "inputs, a smaller d, a flatten readout instead of global_avg_pool, or raise "
             "memory_budget.")
     largest = int(min(available // bytes_per_pair, max(_BLOCK_ELEMENTS // per_pair, 1)))
+    side = n1 + n2
     if block_size is not None:
         if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) \
                 or block_size < 1:
             raise ValueError(f"block_size must be a positive whole number, got {block_size!r}.")
-        largest = min(largest, int(block_size) ** 2)
+        side = int(block_size)
     if symmetric:
-        b = _split(n1, max(int(math.isqrt(largest)), 1))
+        b = _split(n1, min(max(math.isqrt(largest), 1), side))
         block = (b, b)
         k = -(-n1 // b)
         blocks = k * (k + 1) // 2
     else:
-        b2 = _split(n2, max(min(n2, largest), 1))
-        b1 = _split(n1, max(largest // b2, 1))
+        b2 = _split(n2, min(largest, side))
+        b1 = _split(n1, min(max(largest // b2, 1), side))
         block = (b1, b2)
         blocks = -(-n1 // b1) * -(-n2 // b2)
     return KernelPlan(arch=arch, d=int(d), n1=int(n1), n2=int(n2), symmetric=symmetric,
@@ -255,19 +266,6 @@ def _embed_diagonal(a):
     return a[..., :, None] * eye
 
 
-def _pin_diagonal(nngp, k11):
-    """In a block of `x1` against itself, make `nngp[i, i]` bit-identical to `k11[i]`.
-
-    Every entry is computed exactly the same way, but reductions (a pooled mean, a matrix product)
-    over differently shaped arrays may round in a different order, and the arc-cosine map turns a
-    one-ulp gap between `c` and `sqrt(q1 q2)` at rho = 1 into a 1e-8 relative error (its NTK factor
-    has a square-root singularity there). An input with itself has rho = 1 exactly.
-    """
-    n = nngp.shape[0]
-    eye = jnp.eye(n, dtype=bool).reshape((n, n) + (1,) * (nngp.ndim - 2))
-    return jnp.where(eye, k11[:, None], nngp)
-
-
 def _input_covariances(x1, x2, *, mode):
     """`(nngp, ntk, k11, k22)` of the inputs: every pair, and each input with itself."""
     d = x1.shape[-1]
@@ -283,9 +281,10 @@ def _input_covariances(x1, x2, *, mode):
     return nngp, None, k11, k22
 
 
-def _apply_layers(nngp, ntk, k11, k22, *, layers, modes, lengths, degree, same):
+def _apply_layers(nngp, ntk, k11, k22, identical, *, layers, modes, lengths, degree):
     """Run the recursion through `layers`; `modes[i]`, `lengths[i]` describe layer i's input;
-    `same`: the block pairs `x1` with itself."""
+    `identical[i, j]`: row i of the block's `x1` equals row j of its `x2` (rho = 1 exactly at every
+    position, which `activations.dual` keeps exact)."""
     for i, layer in enumerate(layers):
         m_in, m_out, length = modes[i], modes[i + 1], lengths[i]
         if isinstance(layer, Dense):
@@ -300,16 +299,15 @@ def _apply_layers(nngp, ntk, k11, k22, *, layers, modes, lengths, degree, same):
             if not layer.shared and m_out == FULL:  # independent weights: no cross-position terms
                 nngp, ntk, k11, k22 = map(_embed_diagonal, (nngp, ntk, k11, k22))
         elif isinstance(layer, Activation):
-            if same:
-                nngp = _pin_diagonal(nngp, k11)
             if m_in == VECTOR:
-                q1, q2 = k11[:, None], k22[None, :]
+                q1, q2, same = k11[:, None], k22[None, :], identical
             elif m_in == DIAGONAL:
-                q1, q2 = k11[:, None, :], k22[None, :, :]
-            else:
+                q1, q2, same = k11[:, None, :], k22[None, :, :], identical[:, :, None]
+            else:  # rho = 1 only at equal positions of identical inputs
                 d11, d22 = _diagonal(k11), _diagonal(k22)
                 q1, q2 = d11[:, None, :, None], d22[None, :, None, :]
-            nngp, dot = activations.dual(layer.fn, nngp, q1, q2, degree=degree)
+                same = identical[:, :, None, None] & jnp.eye(length, dtype=bool)[None, None]
+            nngp, dot = activations.dual(layer.fn, nngp, q1, q2, degree=degree, identical=same)
             ntk = None if ntk is None else ntk * dot
             if m_in == FULL:
                 k11 = activations.dual(layer.fn, k11, d11[:, :, None], d11[:, None, :], degree=degree)[0]
@@ -346,19 +344,19 @@ def _compiled_input(mode: str):
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int, same: bool):
+def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int):
     return jax.jit(functools.partial(_apply_layers, layers=layers, modes=modes, lengths=lengths,
-                                     degree=degree, same=same))
+                                     degree=degree))
 
 
-def _kernel_block(x1, x2, plan: "KernelPlan", same: bool):
+def _kernel_block(x1, x2, identical, plan: "KernelPlan"):
     """NNGP and NTK for all pairs of the rows of `x1` and `x2` (one block), dispatched
     asynchronously stage by stage."""
     state = _compiled_input(plan.modes[0])(x1, x2)
     for start, stop in _stages(plan.arch):
         fn = _compiled_stage(plan.arch[start:stop], plan.modes[start:stop + 1],
-                             plan.lengths[start:stop + 1], plan.quadrature_degree, same)
-        state = fn(*state)
+                             plan.lengths[start:stop + 1], plan.quadrature_degree)
+        state = fn(*state, identical)
     return state[0], state[1]
 
 
@@ -399,7 +397,8 @@ def nngp_ntk(layers, x1, x2=None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
             so the result is exactly symmetric).
         memory_budget: bytes for the outputs plus one block's working set.
         progress: called as `progress(done, total)` after each block.
-        quadrature_degree: Gauss-Hermite points per dimension for `tanh`, `sigmoid`, `gelu`.
+        quadrature_degree: points per dimension of the quadrature rule for activations without
+            a closed form (`tanh`, `sigmoid`); see `engine.activations`.
         block_size: the largest block side to use (default: chosen from the budget).
 
     Returns:
@@ -442,29 +441,27 @@ def _evaluate(plan: KernelPlan, x1: np.ndarray, x2: Optional[np.ndarray],
         xa = _pad_rows(x1, -(-n1 // b1) * b1)
         xb = _pad_rows(x2, -(-n2 // b2) * b2)
 
+    # Identical rows (an input with itself, or repeated inputs) get rho = 1 exactly.
+    _, ids = np.unique(np.concatenate([xa, xb]), axis=0, return_inverse=True)
+    ids_a, ids_b = ids[:len(xa)].ravel(), ids[len(xa):].ravel()
+
     def launch(task):
         i, j = task
-        same = plan.symmetric and i == j
-        return _kernel_block(jnp.asarray(xa[i:i + b1]), jnp.asarray(xb[j:j + b2]), plan, same)
+        identical = ids_a[i:i + b1, None] == ids_b[None, j:j + b2]
+        return _kernel_block(jnp.asarray(xa[i:i + b1]), jnp.asarray(xb[j:j + b2]),
+                             jnp.asarray(identical), plan)
 
-    # Keep two blocks in flight: JAX dispatches asynchronously, so the next block is computed
-    # while the last one is copied out, without holding more than two blocks' memory.
-    pending = []
-    done = 0
-    for t, task in enumerate(tasks):
-        pending.append((task, launch(task)))
-        if len(pending) < 2 and t + 1 < len(tasks):
-            continue
-        (i, j), (nngp_blk, ntk_blk) = pending.pop(0)
+    def finished():
+        in_flight = collections.deque()
+        for task in tasks:
+            in_flight.append((task, launch(task)))
+            if len(in_flight) == _IN_FLIGHT:
+                yield in_flight.popleft()
+        yield from in_flight
+
+    for done, ((i, j), (nngp_blk, ntk_blk)) in enumerate(finished(), 1):
         _store(nngp_out, ntk_out, i, j, np.asarray(nngp_blk), np.asarray(ntk_blk), n1, n2,
                plan.symmetric)
-        done += 1
-        if progress is not None:
-            progress(done, len(tasks))
-    for (i, j), (nngp_blk, ntk_blk) in pending:
-        _store(nngp_out, ntk_out, i, j, np.asarray(nngp_blk), np.asarray(ntk_blk), n1, n2,
-               plan.symmetric)
-        done += 1
         if progress is not None:
             progress(done, len(tasks))
     return KernelPair(nngp_out, ntk_out)

@@ -151,31 +151,48 @@ def _activation(fn: str, h: Array) -> Array:
 # --- Initialisation ----------------------------------------------------------------------------
 
 
-def _init(arch: tuple, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
+def _param_shapes(arch: tuple, d: int, widths: tuple) -> list:
+    """`[(w_shape, b_shape) or None]`, one entry per layer (shapes in the module docstring)."""
     lengths = signal_lengths(arch, d)
-    spatial = is_spatial(arch)
-    channels = 1 if spatial else d
-    keys = jax.random.split(key, len(arch))
+    channels = 1 if is_spatial(arch) else d
     hidden = iter(widths)
-    params = []
+    shapes = []
     for i, layer in enumerate(arch):
         if isinstance(layer, (Dense, Conv)):
             out = 1 if i == len(arch) - 1 else next(hidden)
-            wkey, bkey = jax.random.split(keys[i])
             if isinstance(layer, Dense):
-                w_shape, b_shape = (channels, out), (out,)
+                shapes.append(((channels, out), (out,)))
             elif layer.shared:
-                w_shape, b_shape = (layer.filter_size, channels, out), (out,)
+                shapes.append(((layer.filter_size, channels, out), (out,)))
             else:
-                w_shape = (lengths[i], layer.filter_size, channels, out)
-                b_shape = (lengths[i], out)
-            params.append((jax.random.normal(wkey, w_shape, dtype),
-                           jax.random.normal(bkey, b_shape, dtype)))
+                shapes.append(((lengths[i], layer.filter_size, channels, out), (lengths[i], out)))
             channels = out
         else:
             if isinstance(layer, Flatten) and i > 0 and lengths[i - 1] is not None:
                 channels *= lengths[i - 1]
+            shapes.append(None)
+    return shapes
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3, 4))
+def _init(arch: tuple, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
+    shapes = _param_shapes(arch, d, widths)
+    sizes = [math.prod(s) for pair in shapes if pair for s in pair]
+    # One draw for all parameters, cut into pieces: the same i.i.d. N(0, 1) entries as a draw per
+    # array, but one random-number kernel to compile instead of two per layer.
+    flat = jax.random.normal(key, (sum(sizes),), dtype)
+    offsets = np.cumsum([0] + sizes)
+    pieces = iter(range(len(sizes)))
+    params = []
+    for pair in shapes:
+        if pair is None:
             params.append(())
+            continue
+        arrays = []
+        for shape in pair:
+            j = next(pieces)
+            arrays.append(flat[offsets[j]:offsets[j + 1]].reshape(shape))
+        params.append(tuple(arrays))
     return tuple(params)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.platform import backend_summary
+from engine.backend import backend_summary
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 

@@ -5,13 +5,14 @@ The references in `tests/data/nt_reference.{json,npz}` were computed by neural-t
 (`tools/make_nt_venv.sh`); neural-tangents is not a dependency of the project. See
 `tests/data/README.md`.
 
-Group "exact": closed-form kernels (relu, erf, identity) on both sides. The contract says the engine
-agrees with neural-tangents to 1e-9 relative; the inputs are quantised to multiples of 1/16 so that
-the input Gram matrix is exact and both libraries see rho = 1 exactly on the diagonal, where the
-arc-cosine map would otherwise amplify a one-ulp difference to ~1e-9.
+Group "exact": closed-form kernels (relu, erf, gelu, identity) on both sides. The contract says
+the engine agrees with neural-tangents to 1e-9 relative; the inputs are quantised to multiples of
+1/16 so that the input Gram matrix is exact and both libraries see rho = 1 exactly on the diagonal,
+where the arc-cosine map would otherwise amplify a one-ulp difference to ~1e-9.
 
-Group "quadrature": gelu, where neural-tangents has a closed form and the engine uses Gauss-Hermite
-quadrature; compared at the tolerance `QUADRATURE_RTOL` justified below.
+Group "quadrature": tanh and sigmoid, numerical on both sides (the reference is neural-tangents'
+Gauss-Hermite layer at a high degree, its own error stored per case); compared at the tolerances
+justified below.
 """
 
 from __future__ import annotations
@@ -35,18 +36,21 @@ CASES = {case["name"]: case for case in META["cases"]}
 EXACT_RTOL = 1e-9
 """ENGINE_CONTRACT.md: within 1e-9 relative of neural-tangents 0.6.5 (closed forms on both sides)."""
 
-QUADRATURE_RTOL = 1e-6
-"""gelu: neural-tangents' closed form against the engine's Gauss-Hermite rule at its default degree.
-Measured with the engine of this commit: the largest error relative to the largest entry, over the
-four gelu cases, nngp and ntk, x2=None and x2 given, is 3.1e-8 at the default degree (48); at degree
-200 it is 1.5e-15 (float64 rounding), so what remains at the default degree is quadrature error,
-not a convention difference. 1e-6 leaves a factor ~30 of margin for that quadrature error and is
-still 1e5 times smaller than any convention mismatch would give (the wrong-kernel test below
-perturbs w_std by 1e-6 and must be caught at the exact tolerance; a mismatch in readout or padding
-changes entries at order one)."""
+QUADRATURE_RTOL = 1e-9
+"""tanh and sigmoid, compared at the same 1e-9 as the closed forms. Measured: the engine at its
+default quadrature (96-point trapezoid per dimension) agrees with the reference to at most 4.7e-13
+(max error / max |ref| over the seven cases, nngp and ntk, x2=None and given), and to at most 6.2e-13
+at degree 256, so both quadratures have converged. The reference's own error is bounded by its
+stored `reference_error` (degree 192 or 120-128 against degree 256 or 160), at most 7e-11; 1e-9 is
+more than ten times that bound (checked per case below) and 2000 times the measured agreement."""
 
-QUADRATURE_HIGH_DEGREE = 200
-QUADRATURE_HIGH_DEGREE_RTOL = 1e-12
+QUADRATURE_HIGH_DEGREE = 256
+"""The largest degree `nngp_ntk` accepts."""
+
+QUADRATURE_LOW_DEGREE = 16
+"""A degree too low for these activations (measured: errors 1e-5 to 0.1 at 16 points), to show that
+the quadrature cases exercise the engine's numerical path and that the tolerance can catch an
+inaccurate rule."""
 
 
 def _names(group):
@@ -91,10 +95,10 @@ def test_reference_data_cover_the_architectures():
     """An empty or truncated data file would make the parametrised tests below vacuous."""
     assert META["neural_tangents"] == "0.6.5"
     assert META["jax_enable_x64"] is True
-    assert len(_names("exact")) >= 50 and len(_names("quadrature")) >= 3
+    assert len(_names("exact")) >= 60 and len(_names("quadrature")) >= 6
     layer_names = {layer["layer"] for case in CASES.values() for layer in case["layers"]}
-    assert layer_names >= {"dense", "conv", "local", "relu", "erf", "gelu", "identity", "flatten",
-                           "global_avg_pool"}
+    assert layer_names >= {"dense", "conv", "local", "relu", "erf", "gelu", "tanh", "sigmoid",
+                           "identity", "flatten", "global_avg_pool"}
     paddings = {layer.get("padding", "valid") for case in CASES.values() for layer in case["layers"]
                 if layer["layer"] in ("conv", "local")}
     assert paddings == {"valid", "same", "circular"}
@@ -105,6 +109,8 @@ def test_reference_data_cover_the_architectures():
         for key in ("nngp_11", "ntk_11", "nngp_12", "ntk_12"):
             k = ARRAYS[f"{name}/{key}"]
             assert k.dtype == np.float64 and np.all(np.isfinite(k)) and np.abs(k).max() > 0
+        if case["group"] == "quadrature":
+            assert 10 * case["reference_error"] < QUADRATURE_RTOL, "reference not accurate enough"
         # NTK dominates NNGP on the diagonal (the NTK adds positive gradient terms).
         assert np.all(np.diag(ARRAYS[f"{name}/ntk_11"]) >= np.diag(ARRAYS[f"{name}/nngp_11"]))
 
@@ -125,29 +131,36 @@ def test_quadrature_kernels_match_neural_tangents(name, pair):
 
 
 @pytest.mark.parametrize("name", _names("quadrature"))
-def test_quadrature_error_vanishes_at_high_degree(name):
-    """What separates the engine's gelu from neural-tangents' closed form is quadrature error: at a
-    high degree the two agree to float64 rounding."""
-    _check(CASES[name], "12", QUADRATURE_HIGH_DEGREE_RTOL, quadrature_degree=QUADRATURE_HIGH_DEGREE)
+def test_quadrature_kernels_match_at_the_highest_degree(name):
+    """Raising the degree does not move the engine away from the reference: both have converged."""
+    _check(CASES[name], "12", QUADRATURE_RTOL, quadrature_degree=QUADRATURE_HIGH_DEGREE)
+
+
+@pytest.mark.parametrize("name", _names("quadrature"))
+def test_quadrature_kernels_fail_at_a_low_degree(name):
+    """The quadrature cases really go through the engine's numerical integration, and the tolerance
+    catches an inaccurate rule."""
+    with pytest.raises(AssertionError):
+        _check(CASES[name], "12", QUADRATURE_RTOL, quadrature_degree=QUADRATURE_LOW_DEGREE)
 
 
 # --- The comparison can fail ---------------------------------------------------------------------
 
 
-def _perturbed_w_std(layers):
+def _perturbed_w_std(layers, change=1e-6):
+    """The first weight layer's w_std times (1 + change). With 1e-6 the entries of relu, erf and
+    tanh kernels move by 1e-7 to 2e-6 relative (measured), 100 to 2000 times the tolerance."""
     layers = copy.deepcopy(layers)
     first = next(layer for layer in layers if layer["layer"] in ("dense", "conv", "local"))
-    first["w_std"] = first.get("w_std", 1.0) * (1 + 1e-6)
+    first["w_std"] = first.get("w_std", 1.0) * (1 + change)
     return layers
 
 
 def _swap(layers, key, old, new):
-    layers = copy.deepcopy(layers)
-    for layer in layers:
-        if layer.get(key, "valid" if key == "padding" and layer["layer"] in ("conv", "local") else None) == old:
-            layer[key] = new
-            return layers
-    raise AssertionError(f"no layer with {key}={old!r}")
+    """Every layer with `key == old` gets `new` instead."""
+    layers = [dict(layer, **{key: new}) if layer.get(key) == old else layer for layer in layers]
+    assert any(layer.get(key) == new for layer in layers), f"no layer with {key}={old!r}"
+    return layers
 
 
 def _readout_swapped(layers):
@@ -165,16 +178,26 @@ WRONG_KERNELS = [
     ("tree_lcn_s3_d27_flatten", _perturbed_w_std),
     ("cnn_f3_s1_circular_gap", _perturbed_w_std),
     ("cnn_f3_s1_same_gap", lambda layers: _swap(layers, "padding", "same", "circular")),
-    ("lcn_f3_s1_same_gap", lambda layers: _swap(layers, "layer", "local", "conv")),
+    ("lcn_f3_s1_same_gap", lambda layers: [dict(layer, layer="conv") if layer["layer"] == "local"
+                                           else layer for layer in layers]),  # share weights
     ("tree_cnn_s2_d16_gap", _readout_swapped),
-    ("mlp_gelu_L2_w1_b0", _perturbed_w_std),
+    ("mlp_gelu_L2_w1.5_b0.1", _perturbed_w_std),
+    ("dense_between_convs_gap", _perturbed_w_std),
+    ("mlp_tanh_L2_w1_b0", _perturbed_w_std),
+    # A sigmoid kernel barely feels the first layer (sigmoid's mean 1/2 dominates it): there a 1e-6
+    # change of w_std moves the kernel by only 1e-9 (measured), a 1e-4 change by 1e-7.
+    ("tree_lcn_sigmoid_s2_d16_gap", lambda layers: _perturbed_w_std(layers, 1e-4)),
+    ("cnn_f3_s2_circular_gap", lambda layers: _swap(layers, "padding", "circular", "same")),
 ]
+# (Not in the list: local -> conv under a `flatten` readout, which leaves the kernel unchanged;
+# weight sharing only shows through pooling, Novak et al. 2019.)
 
 
 @pytest.mark.parametrize("name,wrong", WRONG_KERNELS, ids=[name for name, _ in WRONG_KERNELS])
 def test_a_wrong_kernel_fails_the_comparison(name, wrong):
     """A 1e-6 change of one w_std (or a padding, weight sharing or readout change) must be caught:
-    otherwise the tolerances above could not catch a convention mistake."""
+    otherwise the tolerances above could not catch a convention mistake. The unchanged case itself
+    is checked by the tests above."""
     case = dict(CASES[name], layers=wrong(CASES[name]["layers"]))
     rtol = EXACT_RTOL if CASES[name]["group"] == "exact" else QUADRATURE_RTOL
     with pytest.raises(AssertionError):

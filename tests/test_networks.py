@@ -7,6 +7,7 @@ convolutions (`jax.lax.conv_general_dilated`, `conv_general_dilated_local`), the
 sample size and the width (each test says how).
 """
 
+import functools
 import math
 
 import jax
@@ -142,8 +143,11 @@ def test_mlp_forward_matches_formula(key):
 
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("filter_size, stride, padding", [
-    (3, 1, "valid"), (3, 1, "same"), (3, 2, "same"), (3, 1, "circular"), (4, 2, "circular"),
-    (2, 3, "same"),
+    (3, 1, "valid"),
+    (2, 1, "same"),  # asymmetric padding: (0, 1)
+    (3, 2, "same"),
+    (3, 1, "circular"),
+    (2, 3, "same"),  # stride longer than the filter: no padding
 ])
 def test_conv_and_local_match_lax(key, shared, filter_size, stride, padding):
     """First-layer pre-activations from JAX's convolutions, then an explicit flatten readout."""
@@ -209,34 +213,33 @@ def test_apply_compiles_once_per_architecture(key):
 # --- Empirical NTK against the Jacobian ---------------------------------------------------------
 
 
-def _jacobian_ntk(layers, params, x1, x2):
-    def flat_jacobian(x):
-        jac = jax.jacrev(lambda p: apply(layers, p, x))(params)
-        return jnp.concatenate([j.reshape(x.shape[0], -1) for j in jax.tree_util.tree_leaves(jac)],
-                               axis=1)
-    return np.asarray(flat_jacobian(x1) @ flat_jacobian(x2).T)
+@functools.partial(jax.jit, static_argnums=0)
+def _flat_jacobian(arch, params, x):
+    """`(n, number of parameters)`: every output's gradient, by reverse-mode autodiff."""
+    jac = jax.jacrev(lambda p: apply(arch, p, x))(params)
+    return jnp.concatenate([j.reshape(x.shape[0], -1) for j in jax.tree_util.tree_leaves(jac)],
+                           axis=1)
 
 
 @pytest.mark.parametrize("layers, d", [
-    (engine.mlp(2, activation="erf", b_std=0.3), 5),
-    (engine.tree_cnn(8, 2, b_std=0.2), 8),
-    (engine.tree_lcn(8, 2, b_std=0.2, readout="global_avg_pool"), 8),
-    (engine.conv_net(2, 3, stride=1, padding="circular", b_std=0.4), 6),
     (_local_gap(), 4),
+    (engine.conv_net(2, 3, stride=1, padding="circular", b_std=0.4), 5),
     ([{"layer": "conv", "filter_size": 3, "stride": 2, "padding": "same", "b_std": 0.5},
       {"layer": "tanh"}, {"layer": "dense", "b_std": 0.2}, {"layer": "gelu"},
       {"layer": "flatten"}, {"layer": "dense", "b_std": 0.1}, {"layer": "sigmoid"},
       {"layer": "dense", "b_std": 0.2}], 6),
 ])
 def test_empirical_ntk_equals_jacobian_product(key, layers, d):
+    """The structured, layer-by-layer NTK equals J(x1) J(x2)^T from the full Jacobian."""
+    arch = parse_layers(layers)
     params = init(layers, d, key=key, width=5, dtype=F64)
-    x1 = _inputs(jax.random.fold_in(key, 1), 4, d)
-    x2 = _inputs(jax.random.fold_in(key, 2), 3, d)
-    expected = _jacobian_ntk(layers, params, x1, x2)
-    np.testing.assert_allclose(np.asarray(empirical_ntk(layers, params, x1, x2)), expected,
-                               rtol=1e-10, atol=1e-12)
-    sym = np.asarray(empirical_ntk(layers, params, x1))
-    np.testing.assert_allclose(sym, _jacobian_ntk(layers, params, x1, x1), rtol=1e-10, atol=1e-12)
+    x = _inputs(jax.random.fold_in(key, 1), 7, d)
+    jac = _flat_jacobian(arch, params, x)
+    expected = np.asarray(jac @ jac.T)
+    np.testing.assert_allclose(np.asarray(empirical_ntk(layers, params, x[:4], x[4:])),
+                               expected[:4, 4:], rtol=1e-10, atol=1e-12)
+    sym = np.asarray(empirical_ntk(layers, params, x))
+    np.testing.assert_allclose(sym, expected, rtol=1e-10, atol=1e-12)
     assert np.all(np.linalg.eigvalsh(sym) > -1e-10)
 
 
@@ -266,26 +269,36 @@ def test_sample_outputs_rows_are_networks(key):
 SE_MULTIPLE = 5.0
 BIAS_CONSTANT = 1.0
 
+
+def _readout_w_std_scaled(layers, nngp, factor):
+    """The NNGP with the readout's `w_std` times `factor`, without recomputing it: the readout maps
+    the kernel K of its input to `w^2 K + b^2`."""
+    b2 = parse_layers(layers)[-1].b_std ** 2
+    return factor ** 2 * (nngp - b2) + b2
+
+
+_MLP_RELU = engine.mlp(2, w_std=1.4, b_std=0.3)
+_MLP_ERF = engine.mlp(2, activation="erf", w_std=1.6, b_std=0.2)
+_TREE_CNN = engine.tree_cnn(4, 2, w_std=1.3, b_std=0.2)
+_TREE_LCN = engine.tree_lcn(4, 2, w_std=1.3, b_std=0.2)
+_CIRCULAR_GAP = engine.conv_net(2, 3, stride=1, padding="circular", w_std=1.3, b_std=0.3)
 MC_CASES = {
-    # name: (layers, d, width, networks, kernels that must be rejected)
-    "mlp_relu": (engine.mlp(2, w_std=1.4, b_std=0.3), 8, 256, 3000,
-                 {"first w_std x1.1": _scale_first_w_std(engine.mlp(2, w_std=1.4, b_std=0.3), 1.1)}),
-    "mlp_erf": (engine.mlp(2, activation="erf", w_std=1.6, b_std=0.2), 8, 256, 3000,
-                {"first w_std x1.1": _scale_first_w_std(
-                    engine.mlp(2, activation="erf", w_std=1.6, b_std=0.2), 1.1)}),
-    "tree_cnn": (engine.tree_cnn(4, 2, w_std=1.3, b_std=0.2), 4, 256, 3000,
-                 {"first w_std x1.1": _scale_first_w_std(engine.tree_cnn(4, 2, w_std=1.3, b_std=0.2),
-                                                          1.1)}),
-    "tree_lcn": (engine.tree_lcn(4, 2, w_std=1.3, b_std=0.2), 4, 256, 3000,
-                 {"first w_std x1.1": _scale_first_w_std(engine.tree_lcn(4, 2, w_std=1.3, b_std=0.2),
-                                                          1.1)}),
-    "circular_cnn_gap": (engine.conv_net(2, 3, stride=1, padding="circular", w_std=1.3, b_std=0.3),
-                         6, 128, 3000,
-                         {"zero (same) padding": engine.conv_net(2, 3, stride=1, padding="same",
-                                                                 w_std=1.3, b_std=0.3)}),
-    "local_gap": (_local_gap(), 4, 128, 3000,
-                  {"shared weights (conv)": [dict(s, layer="conv") if s["layer"] == "local" else s
-                                             for s in _local_gap()]}),
+    # name: (layers, d, width, networks, {what: architecture whose kernel must be rejected})
+    "mlp_relu": (_MLP_RELU, 8, 256, 2000,
+                 {"first w_std x1.15": _scale_first_w_std(_MLP_RELU, 1.15)}),
+    "mlp_erf": (_MLP_ERF, 8, 256, 2000,
+                {"tanh for erf": [dict(s, layer="tanh") if s["layer"] == "erf" else s
+                                  for s in _MLP_ERF]}),
+    "tree_cnn": (_TREE_CNN, 4, 128, 3000,
+                 {"first w_std x1.15": _scale_first_w_std(_TREE_CNN, 1.15)}),
+    "tree_lcn": (_TREE_LCN, 4, 128, 3000,
+                 {"first w_std x1.15": _scale_first_w_std(_TREE_LCN, 1.15)}),
+    "circular_cnn_gap": (_CIRCULAR_GAP, 6, 128, 2000,
+                         {"zero padding": [dict(s, padding="same") if "padding" in s else s
+                                           for s in _CIRCULAR_GAP]}),
+    "local_gap": (_local_gap(), 4, 128, 2000,
+                  {"shared weights": [dict(s, layer="conv") if s["layer"] == "local" else s
+                                      for s in _local_gap()]}),
 }
 
 
@@ -310,9 +323,12 @@ def test_monte_carlo_covariance_matches_nngp(key, name):
     assert ratio.max() <= 1.0, f"{name}: max |C - K| / tolerance = {ratio.max():.2f}"
     # The outputs have mean zero (the readout's weights are symmetric around zero).
     assert np.all(np.abs(samples.mean(0)) <= 5 * np.sqrt(np.diag(nngp) / n_networks))
-    # The tolerance is tight enough to reject a kernel that is slightly wrong.
-    for what, other in wrong.items():
-        rejected = _mc_zscores(samples, nngp_ntk(other, x).nngp, width)
+    # The tolerance is tight enough to reject a kernel that is slightly wrong: the readout's w_std
+    # 15% too large, and the architecture-specific near misses of MC_CASES.
+    wrong_kernels = {"readout w_std x1.15": _readout_w_std_scaled(layers, nngp, 1.15),
+                     **{what: nngp_ntk(other, x).nngp for what, other in wrong.items()}}
+    for what, other in wrong_kernels.items():
+        rejected = _mc_zscores(samples, other, width)
         assert rejected.max() > 1.0, f"{name}: the tolerance cannot tell the {what} kernel apart"
 
 
@@ -320,24 +336,26 @@ def test_monte_carlo_covariance_matches_nngp(key, name):
 
 # For a network of width W the empirical NTK is an average over W channels per layer, so its
 # relative Frobenius error `err = |Theta_W - Theta| / |Theta|` is O(1/sqrt(W)) (Jacot et al. 2018;
-# the mean bias is O(1/W)). For these three architectures sqrt(W) * err, measured over 400 networks
-# at widths 64 to 4096, has median ~2.1, a 90% quantile ~3.5 and a largest value 8.5, with the same
-# distribution at every width. Tolerances:
-#   * one network of width 4096: err <= 10 / sqrt(W) = 0.156;
-#   * 16 networks at widths 256 and 1024: the geometric mean of err must shrink by a factor in
-#     [1.3, 3.1] (1/sqrt(W) gives 2; from the measured spread, log err has standard deviation 0.4,
-#     so the log ratio has standard deviation 0.14 and these bounds sit ~3.5 of them away), and be
-#     at most 3.5 / sqrt(W) at width 1024 (median 2.1, its standard deviation ~10%).
-# A wrong analytic kernel adds an error that does not shrink with the width: the geometric mean then
-# stays above the bound and stops halving (checked below with the first w_std off by 10%).
-NTK_CASES = {
-    "mlp": (engine.mlp(2, w_std=1.4, b_std=0.3), 8),
-    "tree_cnn": (engine.tree_cnn(4, 2, w_std=1.3, b_std=0.2), 4),
-    "tree_lcn": (engine.tree_lcn(4, 2, w_std=1.3, b_std=0.2), 4),
+# the mean bias is only O(1/W)). For these three architectures sqrt(W) * err, measured over ~800
+# networks at widths 64 to 4096, has median ~2, 90% quantile ~3.7 and largest value 8.5, with the
+# same distribution at every width, and log(err) has standard deviation ~0.45. Tolerances:
+#   * one network of width 4096 (MLP) or 2048 (trees): err <= 10 / sqrt(W) = 0.156 or 0.221;
+#   * 16 networks at widths 128 and 512: the geometric mean of err must shrink by a factor in
+#     [1.2, 4] (1/sqrt(W) gives 2; the log ratio has standard deviation 0.45 sqrt(2/16) = 0.16, so
+#     the bounds sit 3.2 and 4.3 of them away; resampling the measured errors put the 0.1% and 99.9%
+#     quantiles of the ratio at 1.16-1.39 and 3.2-3.8), and be at most 3.5 / sqrt(W) at width 512
+#     (geometric mean of sqrt(W) * err: median ~2, 99.9% quantile ~3.0).
+# A wrong analytic kernel adds an error that does not shrink with the width, so the geometric mean
+# stops halving and stays above the bound (`test_wrong_analytic_ntk_is_detected`).
+NTK_CASES = {  # name: (layers, d, width of the single wide network)
+    "mlp": (_MLP_RELU, 8, 4096),
+    "tree_cnn": (_TREE_CNN, 4, 2048),
+    "tree_lcn": (_TREE_LCN, 4, 2048),
 }
 
 
 def _ntk_errors(layers, d, x, ntk, width, keys):
+    """Relative Frobenius error of the empirical NTK of one network per key."""
     norm = np.linalg.norm(ntk)
     errors = []
     for k in keys:
@@ -346,42 +364,50 @@ def _ntk_errors(layers, d, x, ntk, width, keys):
     return np.array(errors)
 
 
-def _geometric_mean(a):
-    return float(np.exp(np.mean(np.log(a))))
+def _geometric_mean_errors(layers, d, x, ntk, key):
+    """Geometric means of the error over 16 networks of width 128 and 16 of width 512."""
+    keys = jax.random.split(key, 32)
+    return tuple(float(np.exp(np.mean(np.log(_ntk_errors(layers, d, x, ntk, width, ks)))))
+                 for width, ks in ((128, keys[:16]), (512, keys[16:])))
+
+
+def _shrinks_like_sqrt_width(narrow, wide):
+    return 1.2 <= narrow / wide <= 4.0 and wide <= 3.5 / math.sqrt(512)
 
 
 @pytest.mark.parametrize("name", list(NTK_CASES))
 def test_wide_network_ntk_matches_analytic(key, name):
-    layers, d = NTK_CASES[name]
-    x = _inputs(jax.random.fold_in(key, 1), 8, d)
+    layers, d, width = NTK_CASES[name]
+    x = _inputs(jax.random.fold_in(key, 1), 6, d)
     ntk = nngp_ntk(layers, x).ntk
-    width = 4096
     (err,) = _ntk_errors(layers, d, x, ntk, width, [jax.random.fold_in(key, 3)])
     assert err <= 10 / math.sqrt(width), f"{name}: relative error {err:.3f} at width {width}"
 
-    keys = jax.random.split(jax.random.fold_in(key, 4), 32)
-    narrow = _geometric_mean(_ntk_errors(layers, d, x, ntk, 256, keys[:16]))
-    wide = _geometric_mean(_ntk_errors(layers, d, x, ntk, 1024, keys[16:]))
-    assert 1.3 <= narrow / wide <= 3.1, f"{name}: error {narrow:.4f} -> {wide:.4f} for width x4"
-    assert wide <= 3.5 / math.sqrt(1024), f"{name}: geometric-mean error {wide:.4f} at width 1024"
+    narrow, wide = _geometric_mean_errors(layers, d, x, ntk, jax.random.fold_in(key, 4))
+    assert _shrinks_like_sqrt_width(narrow, wide), f"{name}: error {narrow:.4f} -> {wide:.4f}"
 
 
 def test_wrong_analytic_ntk_is_detected(key):
-    layers, d = NTK_CASES["mlp"]
-    x = _inputs(jax.random.fold_in(key, 1), 8, d)
+    """With the first layer's w_std 10% off in the analytic kernel (an NTK 18% off), both checks
+    above fail."""
+    layers, d, _ = NTK_CASES["mlp"]
+    x = _inputs(jax.random.fold_in(key, 1), 6, d)
     wrong = nngp_ntk(_scale_first_w_std(layers, 1.1), x).ntk
-    keys = jax.random.split(jax.random.fold_in(key, 4), 32)
-    narrow = _geometric_mean(_ntk_errors(layers, d, x, wrong, 256, keys[:16]))
-    wide = _geometric_mean(_ntk_errors(layers, d, x, wrong, 1024, keys[16:]))
-    assert narrow / wide < 1.3 or wide > 3.5 / math.sqrt(1024)
+    (err,) = _ntk_errors(layers, d, x, wrong, 4096, [jax.random.fold_in(key, 3)])
+    narrow, wide = _geometric_mean_errors(layers, d, x, wrong, jax.random.fold_in(key, 4))
+    assert err > 10 / math.sqrt(4096)
+    assert not _shrinks_like_sqrt_width(narrow, wide)
 
 
 # --- (d) CNN vs LCN: different functions, same kernel unless pooled ----------------------------
 
 
+def _to_local(layers):
+    return [dict(s, layer="local") if s["layer"] == "conv" else s for s in layers]
+
+
 def test_cnn_and_lcn_same_kernel_different_functions(key):
-    d = 8
-    cnn, lcn = engine.tree_cnn(d, 2, b_std=0.2), engine.tree_lcn(d, 2, b_std=0.2)
+    d, cnn, lcn = 4, _TREE_CNN, _TREE_LCN
     x = _inputs(jax.random.fold_in(key, 1), 6, d)
     k_cnn, k_lcn = nngp_ntk(cnn, x), nngp_ntk(lcn, x)
     np.testing.assert_allclose(k_cnn.nngp, k_lcn.nngp, rtol=1e-12)
@@ -395,7 +421,8 @@ def test_cnn_and_lcn_same_kernel_different_functions(key):
 
     # An LCN whose per-position weights are all copies of the CNN's computes the same function
     # (so the two share receptive fields and scalings), but its tangent kernel differs: the CNN's
-    # gradient sums over positions, so it has cross-position terms.
+    # gradient sums over positions, so it has cross-position terms. They average out as the width
+    # grows (the analytic NTKs above agree), so at width 16 the difference is a few percent.
     lengths = engine.signal_lengths(parse_layers(lcn), d)
     tied = []
     for i, p in enumerate(params_cnn):
@@ -409,27 +436,28 @@ def test_cnn_and_lcn_same_kernel_different_functions(key):
     np.testing.assert_allclose(np.asarray(apply(lcn, tied, x)), f_cnn, rtol=1e-12)
     ntk_cnn = np.asarray(empirical_ntk(cnn, params_cnn, x))
     ntk_tied = np.asarray(empirical_ntk(lcn, tied, x))
-    assert np.linalg.norm(ntk_cnn - ntk_tied) > 0.05 * np.linalg.norm(ntk_cnn)
+    assert np.linalg.norm(ntk_cnn - ntk_tied) > 0.01 * np.linalg.norm(ntk_cnn)
 
 
 def test_pooling_separates_cnn_and_lcn_kernels(key):
     """Pooling reads the covariance between positions, which weight sharing creates and independent
-    weights do not: the pooled kernels differ. (A full tree ends with one position, where pooling is
-    flatten, so its kernels stay equal.)"""
-    d = 8
-    x = _inputs(jax.random.fold_in(key, 1), 6, d)
-    to_local = lambda layers: [dict(s, layer="local") if s["layer"] == "conv" else s  # noqa: E731
-                               for s in layers]
-    overlapping = engine.conv_net(2, 3, stride=1, padding="circular", b_std=0.1)
-    tree_cut = [{"layer": "conv", "filter_size": 2}, {"layer": "relu"},
-                {"layer": "conv", "filter_size": 2}, {"layer": "relu"},
-                {"layer": "global_avg_pool"}, {"layer": "dense"}]  # two positions left to pool
-    for cnn in (overlapping, tree_cut):
-        k_cnn, k_lcn = nngp_ntk(cnn, x), nngp_ntk(to_local(cnn), x)
+    weights do not: pooled, the kernels differ; read out by flatten (only each position's own
+    variance), they agree even for overlapping filters (Novak et al. 2019). A full tree ends with
+    one position, where pooling is flatten, so its kernels stay equal."""
+    x6 = _inputs(jax.random.fold_in(key, 1), 6, 6)
+    x4 = _inputs(jax.random.fold_in(key, 1), 6, 4)
+    shared = lambda layers: [dict(s, layer="conv") if s["layer"] == "local" else s  # noqa: E731
+                             for s in layers]
+    for cnn, lcn, x in ((_CIRCULAR_GAP, _to_local(_CIRCULAR_GAP), x6),
+                        (shared(_local_gap()), _local_gap(), x4)):
+        k_cnn, k_lcn = nngp_ntk(cnn, x), nngp_ntk(lcn, x)
         for a, b in ((k_cnn.nngp, k_lcn.nngp), (k_cnn.ntk, k_lcn.ntk)):
             assert np.linalg.norm(a - b) > 0.05 * np.linalg.norm(a)
-        flat = [dict(s, layer="flatten") if s["layer"] == "global_avg_pool" else s for s in cnn]
-        np.testing.assert_allclose(nngp_ntk(flat, x).nngp, nngp_ntk(to_local(flat), x).nngp,
-                                   rtol=1e-12)
-    tree = engine.tree_cnn(d, 2, readout="global_avg_pool")
-    np.testing.assert_allclose(nngp_ntk(tree, x).nngp, nngp_ntk(to_local(tree), x).nngp, rtol=1e-12)
+    flat = [dict(s, layer="flatten") if s["layer"] == "global_avg_pool" else s
+            for s in _CIRCULAR_GAP]
+    k_cnn, k_lcn = nngp_ntk(flat, x6), nngp_ntk(_to_local(flat), x6)
+    np.testing.assert_allclose(k_cnn.nngp, k_lcn.nngp, rtol=1e-12)
+    np.testing.assert_allclose(k_cnn.ntk, k_lcn.ntk, rtol=1e-12)
+    tree = [dict(s, layer="global_avg_pool") if s["layer"] == "flatten" else s for s in _TREE_CNN]
+    np.testing.assert_allclose(nngp_ntk(tree, x4).nngp, nngp_ntk(_to_local(tree), x4).nngp,
+                               rtol=1e-12)

@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import sys
+import warnings
 import zlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # neural-tangents imports tensorflow; quiet it
@@ -89,8 +90,8 @@ W_B = [(1.0, 0.0), (1.5, 0.1), (2 ** 0.5, 0.5), (0.8, 1.0)]
 
 
 def cases():
-    """(name, group, layers, d). Group "exact": closed-form kernels on both sides, compared at 1e-9.
-    Group "quadrature": neural-tangents has a closed form (Gelu), the engine integrates numerically."""
+    """(name, group, layers, d). Group "exact": neural-tangents' closed forms (relu, erf, gelu,
+    identity), compared at 1e-9. Group "quadrature": tanh and sigmoid, numerical on both sides."""
     out = []
 
     # MLPs: ReLU at depths 1, 2, 3, 5 on every (w_std, b_std) pair; d cycles through powers of two and
@@ -183,12 +184,29 @@ def cases():
                 [conv("conv", 3, 1, "circular", 1.5, 0.1), act("identity"), conv("conv", 3, 1, "circular"),
                  act("relu"), act("global_avg_pool"), dense()], 12))
 
-    # Quadrature group: neural-tangents' closed-form Gelu kernel vs the engine's Gauss-Hermite rule.
-    out.append(("mlp_gelu_L2_w1_b0", "quadrature", mlp(2, "gelu", 1.0, 0.0), 8))
-    out.append(("mlp_gelu_L2_w1.5_b0.1", "quadrature", mlp(2, "gelu", 1.5, 0.1), 10))
-    out.append(("cnn_gelu_f3_s1_circular_gap", "quadrature",
+    # gelu: neural-tangents has a closed form (Tsuchida et al. 2021); so does the engine.
+    out.append(("mlp_gelu_L2_w1_b0", "exact", mlp(2, "gelu", 1.0, 0.0), 8))
+    out.append(("mlp_gelu_L2_w1.5_b0.1", "exact", mlp(2, "gelu", 1.5, 0.1), 10))
+    out.append(("cnn_gelu_f3_s1_circular_gap", "exact",
                 conv_stack(2, 3, 1, "circular", "global_avg_pool", activation="gelu", w_std=1.5, b_std=0.1), 12))
-    out.append(("tree_cnn_gelu_s2_d16_flatten", "quadrature", tree("conv", 2, 16, activation="gelu"), 16))
+    out.append(("tree_cnn_gelu_s2_d16_flatten", "exact", tree("conv", 2, 16, activation="gelu"), 16))
+
+    # Quadrature group: tanh and sigmoid have no closed form on either side. The reference is
+    # neural-tangents' `ElementwiseNumerical` (two-dimensional Gauss-Hermite) at a high degree, its own
+    # error estimated against a lower degree (stored per case as `reference_error`).
+    out.append(("mlp_tanh_L2_w1_b0", "quadrature", mlp(2, "tanh", 1.0, 0.0), 8))
+    out.append(("mlp_tanh_L3_w1_b0.1", "quadrature", mlp(3, "tanh", 1.0, 0.1), 10))
+    out.append(("mlp_sigmoid_L2_w1.5_b0.1", "quadrature", mlp(2, "sigmoid", 1.5, 0.1), 8))
+    out.append(("mlp_tanh_relu_sigmoid_mixed", "quadrature",
+                [dense(), act("tanh"), dense(1.5, 0.1), act("relu"), dense(), act("sigmoid"), dense()], 16))
+    # Per-position variances of a conv input are single x[p]^2 (up to ~9), not means over d; w_std 0.6
+    # keeps tanh's pre-activations small enough for Gauss-Hermite to converge (see reference_error).
+    out.append(("tree_cnn_tanh_s2_d16_flatten_w0.6", "quadrature",
+                tree("conv", 2, 16, activation="tanh", w_std=0.6), 16))
+    out.append(("tree_lcn_sigmoid_s2_d16_gap", "quadrature",
+                tree("local", 2, 8, readout="global_avg_pool", activation="sigmoid"), 16))
+    out.append(("cnn_sigmoid_f2_s1_circular_gap", "quadrature",
+                conv_stack(2, 2, 1, "circular", "global_avg_pool", activation="sigmoid", w_std=1.2, b_std=0.1), 6))
     return out
 
 
@@ -197,17 +215,29 @@ def cases():
 _ACTIVATIONS = {
     "relu": stax.Relu,
     "erf": stax.Erf,
-    "gelu": stax.Gelu,
+    "gelu": stax.Gelu,  # exact (erf) gelu, closed form
     "identity": stax.Identity,
 }
+
+# No closed form: neural-tangents' Gauss-Hermite layer, with analytic derivatives for the NTK.
+_NUMERICAL = {
+    "tanh": (jnp.tanh, lambda x: 1 - jnp.tanh(x) ** 2),
+    "sigmoid": (jax.nn.sigmoid, lambda x: jax.nn.sigmoid(x) * (1 - jax.nn.sigmoid(x))),  # logistic
+}
+
+# Gauss-Hermite degrees (reference, error estimate) for the numerical activations. Memory grows as
+# deg^2 times the covariance size, so the full-spatial conv case uses lower degrees.
+REFERENCE_DEGREES = {"default": (256, 192), "cnn_sigmoid_f2_s1_circular_gap": (160, 120),
+                     "tree_lcn_sigmoid_s2_d16_gap": (160, 128)}
 
 
 def is_spatial(layers):
     return any(layer["layer"] in ("conv", "local") for layer in layers)
 
 
-def to_stax(layers):
-    """The `stax.serial` network of a list of our layer dicts (NTK parameterisation)."""
+def to_stax(layers, deg=None):
+    """The `stax.serial` network of a list of our layer dicts (NTK parameterisation); `deg`: the
+    Gauss-Hermite degree for tanh and sigmoid."""
     out = []
     for i, layer in enumerate(layers):
         name = layer["layer"]
@@ -224,6 +254,11 @@ def to_stax(layers):
                             b_std=layer.get("b_std", 0.0), parameterization="ntk"))
         elif name in _ACTIVATIONS:
             out.append(_ACTIVATIONS[name]())
+        elif name in _NUMERICAL:
+            fn, df = _NUMERICAL[name]
+            with warnings.catch_warnings():  # it warns that it is numerical, which we know
+                warnings.simplefilter("ignore")
+                out.append(stax.ElementwiseNumerical(fn, deg, df=df))
         elif name == "flatten":
             out.append(stax.Flatten())
         elif name == "global_avg_pool":
@@ -252,8 +287,8 @@ def inputs(name, d):
     return x1, x2
 
 
-def nt_kernels(layers, x1, x2):
-    _, _, kernel_fn = to_stax(layers)
+def nt_kernels(layers, x1, x2, deg=None):
+    _, _, kernel_fn = to_stax(layers, deg)
     if is_spatial(layers):  # NWC: a length-d signal with one channel
         x1 = x1[:, :, None]
         x2 = None if x2 is None else x2[:, :, None]
@@ -263,13 +298,16 @@ def nt_kernels(layers, x1, x2):
     return nngp, ntk
 
 
-def self_check(name, layers, x1, x2, k11, k12):
+def self_check(name, layers, x1, x2, k11, k12, deg=None):
     """Cheap consistency checks on neural-tangents' answers (not on the engine's)."""
     for k in k11:
-        np.testing.assert_allclose(k, k.T, rtol=1e-13, atol=0, err_msg=f"{name}: K(x1, x1) not symmetric")
+        # Closed forms are symmetric to the bit; Gauss-Hermite is not (the rule treats u and v
+        # differently), but to rounding.
+        np.testing.assert_allclose(k, k.T, rtol=0, atol=1e-12 * np.abs(k).max(),
+                                   err_msg=f"{name}: K(x1, x1) not symmetric")
         assert np.linalg.eigvalsh(k).min() > -1e-10 * np.abs(k).max(), f"{name}: K(x1, x1) not PSD"
     # The kernel on the stacked inputs contains both blocks.
-    both = nt_kernels(layers, np.concatenate([x1, x2]), None)
+    both = nt_kernels(layers, np.concatenate([x1, x2]), None, deg)
     for k_all, a, b in zip(both, k11, k12):
         scale = np.abs(k_all).max()
         np.testing.assert_allclose(k_all[:N1, :N1], a, rtol=1e-12, atol=1e-12 * scale, err_msg=name)
@@ -281,6 +319,9 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data"),
                         help="output folder (default: tests/data)")
     args = parser.parse_args(argv)
+    if (nt.__version__, jax.__version__) != ("0.6.5", "0.4.23"):
+        sys.exit(f"make_reference: expected neural-tangents 0.6.5 with jax 0.4.23, found {nt.__version__} "
+                 f"with jax {jax.__version__}; run it with the venv from tools/make_nt_venv.sh.")
     os.makedirs(args.out, exist_ok=True)
 
     meta = {
@@ -308,15 +349,31 @@ def main(argv=None):
         assert name not in names, name
         names.add(name)
         x1, x2 = inputs(name, d)
-        k11 = nt_kernels(layers, x1, None)
-        k12 = nt_kernels(layers, x1, x2)
-        self_check(name, layers, x1, x2, k11, k12)
+        entry = {"name": name, "group": group, "layers": layers, "d": d}
+        numerical = any(layer["layer"] in _NUMERICAL for layer in layers)
+        deg = REFERENCE_DEGREES.get(name, REFERENCE_DEGREES["default"])[0] if numerical else None
+        k11 = nt_kernels(layers, x1, None, deg)
+        k12 = nt_kernels(layers, x1, x2, deg)
+        self_check(name, layers, x1, x2, k11, k12, deg)
+        if numerical:
+            # The reference's own quadrature error, estimated by a lower degree (an upper bound
+            # when the rule has converged geometrically, as it has for these analytic activations).
+            deg_lo = REFERENCE_DEGREES.get(name, REFERENCE_DEGREES["default"])[1]
+            lo11, lo12 = nt_kernels(layers, x1, None, deg_lo), nt_kernels(layers, x1, x2, deg_lo)
+            err = max(float(np.abs(a - b).max() / np.abs(b).max())
+                      for a, b in zip(lo11 + lo12, k11 + k12))
+            entry.update(reference=f"neural-tangents ElementwiseNumerical, Gauss-Hermite degree {deg}",
+                         reference_degree=deg, reference_error=err,
+                         reference_error_how=f"max |K(degree {deg_lo}) - K(degree {deg})| / max |K|")
+        else:
+            entry.update(reference="neural-tangents closed form")
         for key, value in (("x1", x1), ("x2", x2), ("nngp_11", k11[0]), ("ntk_11", k11[1]),
                            ("nngp_12", k12[0]), ("ntk_12", k12[1])):
             assert np.all(np.isfinite(value)), (name, key)
             arrays[f"{name}/{key}"] = value
-        meta["cases"].append({"name": name, "group": group, "layers": layers, "d": d})
-        print(f"{group:10s} {name:40s} d={d:3d}  ntk_11[0,0]={k11[1][0, 0]:.6g}", file=sys.stderr)
+        meta["cases"].append(entry)
+        note = f"  reference_error={entry['reference_error']:.1e}" if numerical else ""
+        print(f"{group:10s} {name:40s} d={d:3d}  ntk_11[0,0]={k11[1][0, 0]:.6g}{note}", file=sys.stderr)
 
     with open(os.path.join(args.out, "nt_reference.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
