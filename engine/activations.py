@@ -66,30 +66,31 @@ DEFAULT_QUADRATURE_RULE = "trapezoid"
 DEFAULT_QUADRATURE_DEGREE = 96
 MAX_QUADRATURE_DEGREE = 256
 
-# --- Arctangent -------------------------------------------------------------------------------
-# XLA's float64 atan2 on the CPU costs ~11 ns an element, about five times this branch-free
-# version, and it dominated the MLP recursion. This is Cephes' `atan` (range reduction to
-# [0, 0.66] and a degree 4/5 rational approximation, peak relative error 2.6e-18 on the reduced
-# range) written with selects so that XLA vectorises it; tests check it against numpy's atan2 to
-# 2 ulp over 40 orders of magnitude.
-_P = (-8.750608600031904122785e-1, -1.615753718733365076637e1, -7.500855792314704667340e1,
-      -1.228866684490136173410e2, -6.485021904942025371773e1)
-_Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.328810604912902668951e2,
-      4.853903996359136964868e2, 1.945506571482613964425e2)
-_TAN_3PI_8 = 2.41421356237309504880
+# --- Arctangent ------------------------------------------------------------------------------------
+# XLA's float64 atan2 on the CPU costs ~11 ns an element and dominated the MLP recursion. This
+# branch-free version costs one division: for t = m / big in [0, 1], pick the nearest of
+# tan(k pi / 12), k = 0..3 (compare m against tan((2k+1) pi / 24) big, no division), reduce with
+# atan(t) = k pi / 12 + atan(x), x = (m - T big) / (big + T m), |x| <= tan(pi / 24) = 0.1317, and
+# sum the Taylor series of atan(x) to x^19 (the first omitted term is below 2e-19 |x|). Tests check
+# `angle` and `_atan2_signed` against numpy's atan2 to 2 ulp over 40 orders of magnitude.
+_TAN = tuple(float(np.tan(k * np.pi / 12)) for k in range(4))
+_BOUNDS = tuple(float(np.tan((2 * k + 1) * np.pi / 24)) for k in range(3))
+_OFFSET = tuple(k * np.pi / 12 for k in range(4))
+_TAYLOR = tuple((-1) ** k / (2 * k + 1) for k in range(10))
 
 
 def _atan_reduced(m, big):
-    """`arctan(m / big)` for `0 <= m <= big` (Cephes' reduction: above 0.66 use
-    `pi/4 + arctan((m - big) / (m + big))`), with one division for the argument and one for the
-    rational approximation; `big = 0` gives 0."""
-    mid = m > 0.66 * big
-    x = jnp.where(mid, m - big, m) / jnp.where(big > 0, jnp.where(mid, m + big, big), 1.0)
+    """`arctan(m / big)` for `0 <= m <= big`, one division; `big = 0` gives 0."""
+    k1, k2, k3 = (m > b * big for b in _BOUNDS)
+    tan_k = jnp.where(k3, _TAN[3], jnp.where(k2, _TAN[2], jnp.where(k1, _TAN[1], 0.0)))
+    offset = jnp.where(k3, _OFFSET[3], jnp.where(k2, _OFFSET[2], jnp.where(k1, _OFFSET[1], 0.0)))
+    den = big + tan_k * m
+    x = (m - tan_k * big) / jnp.where(den > 0, den, 1.0)
     z = x * x
-    num = ((((_P[0] * z + _P[1]) * z + _P[2]) * z + _P[3]) * z + _P[4]) * z
-    den = ((((z + _Q[0]) * z + _Q[1]) * z + _Q[2]) * z + _Q[3]) * z + _Q[4]
-    r = x + x * (num / den)
-    return jnp.where(mid, np.pi / 4 + r, r)
+    series = _TAYLOR[-1]
+    for coefficient in _TAYLOR[-2::-1]:
+        series = series * z + coefficient
+    return offset + x * series
 
 
 def angle(s, c):
@@ -173,10 +174,8 @@ def dual(fn: str, c, q1, q2, *, degree: int = DEFAULT_QUADRATURE_DEGREE,
     if quadrature or fn not in CLOSED_FORM:
         return _dual_quadrature(fn, c, q1, q2, degree, rule)
     if fn == "relu":
-        # s^2 = q1 q2 - c^2 as (g - c)(g + c) with g = sqrt(q1 q2): XLA contracts q1*q2 - c*c
-        # into a fused multiply-add, which leaves a one-ulp residue when c = q1 = q2 (an input
-        # with itself), and sqrt of that residue is 1e-8 relative. sqrt(fl(c^2)) = |c| exactly,
-        # so this form gives s = 0, theta = 0 there, with the same conditioning elsewhere.
+        # s^2 = q1 q2 - c^2, factored as (g - c)(g + c) with g = sqrt(q1 q2): no fused
+        # multiply-add can leave a residue of q1 q2 - c c, and the conditioning is the same.
         g = jnp.sqrt(q1 * q2)
         s = jnp.where(identical, 0.0, jnp.sqrt(jnp.maximum((g - c) * (g + c), 0.0)))
         tdot = 0.5 - angle(s, c) / (2 * np.pi)

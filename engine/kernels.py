@@ -52,6 +52,10 @@ _BLOCK_ELEMENTS = 2**18
 """Target number of covariance entries per array in one block: small enough to stay in cache and
 to split a symmetric problem into enough blocks that skipping the lower triangle pays."""
 
+_MIN_BLOCK_SIDE = 24
+"""Smallest block side the cache target may ask for (the memory budget may still ask for less):
+the inputs are the contiguous trailing axes, and XLA vectorises poorly over fewer than ~500."""
+
 _WORK_ARRAYS = 8
 """Arrays of the largest per-layer size alive at once in a block (inputs, outputs, temporaries)."""
 
@@ -191,7 +195,8 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
             f"pairs of inputs being worked on) but the memory budget is {memory_budget / 2**30:.2f} GiB: use fewer "
             "inputs, a smaller d, a flatten readout instead of global_avg_pool, or raise "
             "memory_budget.")
-    largest = int(min(available // bytes_per_pair, max(_BLOCK_ELEMENTS // per_pair, 1)))
+    largest = int(min(available // bytes_per_pair,
+                      max(_BLOCK_ELEMENTS // per_pair, _MIN_BLOCK_SIDE ** 2)))
     side = n1 + n2
     if block_size is not None:
         if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) \
@@ -224,46 +229,53 @@ def _split(n: int, most: int) -> int:
 # --- The recursion on one block ------------------------------------------------------------------
 
 
-def _conv_diagonal(a, layer: Conv, length: int):
-    """`out[..., p] = 1/f sum_k a[..., s p + k - pad]` over the last axis (zero or wrapped pad)."""
-    f, s = layer.filter_size, layer.stride
+# Layout: positions lead, inputs trail. A pair array is (B1, B2) for a vector, (P, B1, B2) for the
+# diagonal of the spatial covariance and (P, P, B1, B2) for all of it; a per-input array is the
+# same without B2. Convolutions then add whole contiguous (B1, B2) slabs, and activations
+# broadcast per-input variances along contiguous rows, which XLA vectorises well.
+
+
+def _pad_positions(a, layer: Conv, length: int, axes: int):
     lo, hi = conv_padding(layer, length)
-    if lo or hi:
-        mode = "wrap" if layer.padding == "circular" else "constant"
-        a = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(lo, hi)], mode=mode)
-    out_len = (a.shape[-1] - f) // s + 1
-    if f == s and a.shape[-1] == f * out_len:  # non-overlapping patches: a reshape and a sum
-        return a.reshape(a.shape[:-1] + (out_len, f)).sum(-1) / f
-    total = a[..., 0: s * (out_len - 1) + 1: s]
+    if not (lo or hi):
+        return a
+    mode = "wrap" if layer.padding == "circular" else "constant"
+    return jnp.pad(a, [(lo, hi)] * axes + [(0, 0)] * (a.ndim - axes), mode=mode)
+
+
+def _conv_diagonal(a, layer: Conv, length: int):
+    """`out[p] = 1/f sum_k a[s p + k - pad]` over the leading (position) axis."""
+    f, s = layer.filter_size, layer.stride
+    a = _pad_positions(a, layer, length, 1)
+    stop = s * ((a.shape[0] - f) // s) + 1
+    total = a[0:stop:s]
     for k in range(1, f):
-        total = total + a[..., k: k + s * (out_len - 1) + 1: s]
+        total = total + a[k:k + stop:s]
     return total / f
 
 
 def _conv_full(a, layer: Conv, length: int):
-    """`out[..., p, q] = 1/f sum_k a[..., s p + k - pad, s q + k - pad]` over the last two axes:
-    the `f` diagonal offsets only, never the `f^2` of a dense two-dimensional filter."""
+    """`out[p, q] = 1/f sum_k a[s p + k - pad, s q + k - pad]` over the two leading axes: the `f`
+    diagonal offsets only, never the `f^2` of a dense two-dimensional filter."""
     f, s = layer.filter_size, layer.stride
-    lo, hi = conv_padding(layer, length)
-    if lo or hi:
-        mode = "wrap" if layer.padding == "circular" else "constant"
-        a = jnp.pad(a, [(0, 0)] * (a.ndim - 2) + [(lo, hi), (lo, hi)], mode=mode)
-    out_len = (a.shape[-1] - f) // s + 1
-    stop = s * (out_len - 1) + 1
-    total = a[..., 0:stop:s, 0:stop:s]
+    a = _pad_positions(a, layer, length, 2)
+    stop = s * ((a.shape[0] - f) // s) + 1
+    total = a[0:stop:s, 0:stop:s]
     for k in range(1, f):
-        total = total + a[..., k:k + stop:s, k:k + stop:s]
+        total = total + a[k:k + stop:s, k:k + stop:s]
     return total / f
 
 
 def _diagonal(a):
-    return jnp.diagonal(a, axis1=-2, axis2=-1)
+    """`(P, P, ...) -> (P, ...)`: the covariance of each position with itself."""
+    return jnp.moveaxis(jnp.diagonal(a, axis1=0, axis2=1), -1, 0)
 
 
 def _embed_diagonal(a):
-    """`(..., P) -> (..., P, P)` with `a` on the diagonal and zeros off it."""
-    eye = jnp.eye(a.shape[-1], dtype=a.dtype).reshape((1,) * (a.ndim - 1) + (a.shape[-1],) * 2)
-    return a[..., :, None] * eye
+    """`(P, ...) -> (P, P, ...)` with `a` on the diagonal and zeros off it."""
+    length = a.shape[0]
+    eye = jnp.eye(length, dtype=a.dtype).reshape((length, length) + (1,) * (a.ndim - 1))
+    return a[:, None] * eye
 
 
 def _input_covariances(x1, x2, *, mode):
@@ -271,14 +283,12 @@ def _input_covariances(x1, x2, *, mode):
     d = x1.shape[-1]
     if mode == VECTOR:
         nngp = (x1 @ x2.T) / d
-        k11, k22 = jnp.sum(x1 * x1, -1) / d, jnp.sum(x2 * x2, -1) / d
-    elif mode == DIAGONAL:
-        nngp = x1[:, None, :] * x2[None, :, :]
-        k11, k22 = x1 * x1, x2 * x2
-    else:
-        nngp = x1[:, None, :, None] * x2[None, :, None, :]
-        k11, k22 = x1[:, :, None] * x1[:, None, :], x2[:, :, None] * x2[:, None, :]
-    return nngp, None, k11, k22
+        return nngp, None, jnp.sum(x1 * x1, -1) / d, jnp.sum(x2 * x2, -1) / d
+    x1, x2 = x1.T, x2.T  # (P, B): one channel per position
+    if mode == DIAGONAL:
+        return x1[:, :, None] * x2[:, None, :], None, x1 * x1, x2 * x2
+    nngp = x1[:, None, :, None] * x2[None, :, None, :]
+    return nngp, None, x1[:, None, :] * x1[None, :, :], x2[:, None, :] * x2[None, :, :]
 
 
 def _apply_layers(nngp, ntk, k11, k22, identical, *, layers, modes, lengths, degree):
@@ -302,25 +312,26 @@ def _apply_layers(nngp, ntk, k11, k22, identical, *, layers, modes, lengths, deg
             if m_in == VECTOR:
                 q1, q2, same = k11[:, None], k22[None, :], identical
             elif m_in == DIAGONAL:
-                q1, q2, same = k11[:, None, :], k22[None, :, :], identical[:, :, None]
+                q1, q2, same = k11[:, :, None], k22[:, None, :], identical[None]
             else:  # rho = 1 only at equal positions of identical inputs
                 d11, d22 = _diagonal(k11), _diagonal(k22)
                 q1, q2 = d11[:, None, :, None], d22[None, :, None, :]
-                same = identical[:, :, None, None] & jnp.eye(length, dtype=bool)[None, None]
+                eye = jnp.eye(length, dtype=bool)[:, :, None, None]
+                same = eye & identical[None, None]
             nngp, dot = activations.dual(layer.fn, nngp, q1, q2, degree=degree, identical=same)
             ntk = None if ntk is None else ntk * dot
             if m_in == FULL:
-                k11 = activations.dual(layer.fn, k11, d11[:, :, None], d11[:, None, :], degree=degree)[0]
-                k22 = activations.dual(layer.fn, k22, d22[:, :, None], d22[:, None, :], degree=degree)[0]
+                k11 = activations.dual(layer.fn, k11, d11[:, None, :], d11[None, :, :], degree=degree)[0]
+                k22 = activations.dual(layer.fn, k22, d22[:, None, :], d22[None, :, :], degree=degree)[0]
             else:
                 k11 = activations.dual_variance(layer.fn, k11, degree=degree)
                 k22 = activations.dual_variance(layer.fn, k22, degree=degree)
         elif isinstance(layer, Flatten) and m_in == DIAGONAL:
-            nngp, k11, k22 = nngp.mean(-1), k11.mean(-1), k22.mean(-1)
-            ntk = None if ntk is None else ntk.mean(-1)
+            nngp, k11, k22 = nngp.mean(0), k11.mean(0), k22.mean(0)
+            ntk = None if ntk is None else ntk.mean(0)
         elif isinstance(layer, GlobalAvgPool):
-            nngp, k11, k22 = nngp.mean((-2, -1)), k11.mean((-2, -1)), k22.mean((-2, -1))
-            ntk = None if ntk is None else ntk.mean((-2, -1))
+            nngp, k11, k22 = nngp.mean((0, 1)), k11.mean((0, 1)), k22.mean((0, 1))
+            ntk = None if ntk is None else ntk.mean((0, 1))
     return nngp, ntk, k11, k22
 
 
@@ -338,24 +349,25 @@ def _stages(arch: tuple) -> list[tuple[int, int]]:
     return stages
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled_input(mode: str):
-    return jax.jit(functools.partial(_input_covariances, mode=mode))
+def _first_stage(x1, x2, identical, **kwargs):
+    """The input covariances and the first stage in one program, so XLA fuses the input products
+    into the first layer instead of materialising them."""
+    return _apply_layers(*_input_covariances(x1, x2, mode=kwargs["modes"][0]), identical, **kwargs)
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int):
-    return jax.jit(functools.partial(_apply_layers, layers=layers, modes=modes, lengths=lengths,
-                                     degree=degree))
+def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int, first: bool):
+    return jax.jit(functools.partial(_first_stage if first else _apply_layers, layers=layers,
+                                     modes=modes, lengths=lengths, degree=degree))
 
 
 def _kernel_block(x1, x2, identical, plan: "KernelPlan"):
     """NNGP and NTK for all pairs of the rows of `x1` and `x2` (one block), dispatched
     asynchronously stage by stage."""
-    state = _compiled_input(plan.modes[0])(x1, x2)
+    state = (x1, x2)
     for start, stop in _stages(plan.arch):
         fn = _compiled_stage(plan.arch[start:stop], plan.modes[start:stop + 1],
-                             plan.lengths[start:stop + 1], plan.quadrature_degree)
+                             plan.lengths[start:stop + 1], plan.quadrature_degree, start == 0)
         state = fn(*state, identical)
     return state[0], state[1]
 
