@@ -361,13 +361,18 @@ def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int, fi
                                      modes=modes, lengths=lengths, degree=degree))
 
 
-def _kernel_block(x1, x2, identical, plan: "KernelPlan"):
+def _stage_functions(plan: "KernelPlan") -> list:
+    """The compiled stages of a plan, in order (looked up once per call, not once per block)."""
+    return [_compiled_stage(plan.arch[start:stop], plan.modes[start:stop + 1],
+                            plan.lengths[start:stop + 1], plan.quadrature_degree, start == 0)
+            for start, stop in _stages(plan.arch)]
+
+
+def _kernel_block(stages: list, x1, x2, identical):
     """NNGP and NTK for all pairs of the rows of `x1` and `x2` (one block), dispatched
     asynchronously stage by stage."""
     state = (x1, x2)
-    for start, stop in _stages(plan.arch):
-        fn = _compiled_stage(plan.arch[start:stop], plan.modes[start:stop + 1],
-                             plan.lengths[start:stop + 1], plan.quadrature_degree, start == 0)
+    for fn in stages:
         state = fn(*state, identical)
     return state[0], state[1]
 
@@ -456,12 +461,17 @@ def _evaluate(plan: KernelPlan, x1: np.ndarray, x2: Optional[np.ndarray],
     # Identical rows (an input with itself, or repeated inputs) get rho = 1 exactly.
     _, ids = np.unique(np.concatenate([xa, xb]), axis=0, return_inverse=True)
     ids_a, ids_b = ids[:len(xa)].ravel(), ids[len(xa):].ravel()
+    stages = _stage_functions(plan)
+    # Each row block goes to the device once, however many blocks it takes part in.
+    rows_a = {i: jnp.asarray(xa[i:i + b1]) for i in {i for i, _ in tasks}}
+    rows_b = rows_a if plan.symmetric else {j: jnp.asarray(xb[j:j + b2]) for j in {j for _, j in tasks}}
+    distinct = jnp.zeros((b1, b2), dtype=bool)
 
     def launch(task):
         i, j = task
         identical = ids_a[i:i + b1, None] == ids_b[None, j:j + b2]
-        return _kernel_block(jnp.asarray(xa[i:i + b1]), jnp.asarray(xb[j:j + b2]),
-                             jnp.asarray(identical), plan)
+        identical = jnp.asarray(identical) if identical.any() else distinct
+        return _kernel_block(stages, rows_a[i], rows_b[j], identical)
 
     def finished():
         in_flight = collections.deque()
