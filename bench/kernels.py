@@ -10,8 +10,9 @@ the kernel of the inputs with themselves (`x2=None`), NNGP and NTK, float64.
 For each, the engine is timed in this process: the first call (compilation included) and the best
 of `repeats` warm calls. When the neural-tangents venv exists (`make reference` or
 `bash tools/make_nt_venv.sh` makes `.nt-venv`), the same script runs tools/nt_bench.py there on the
-same inputs, in the same run, one library after the other, timing neural-tangents' jitted
-`kernel_fn` the same way, and reports the ratio of best warm times and the largest difference
+same inputs, in the same run, timing neural-tangents' jitted `kernel_fn` the same way. The two
+libraries alternate for `rounds` rounds (a shared machine's slow spells then hit both), and the
+table gives medians over rounds, the median speed-up with its range, and the largest difference
 between the two libraries' numbers relative to the largest entry, off the diagonal and on it. (On
 the diagonal an input meets itself, rho = 1, where the arc-cosine map turns a one-ulp difference in
 the input Gram matrix into ~1e-8: the engine pins rho = 1 there exactly, neural-tangents rounds.)
@@ -62,7 +63,9 @@ def _time(fn, repeats):
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=7, help="warm calls per round (best is kept)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating engine / neural-tangents rounds (median is reported)")
     parser.add_argument("--nt-python", default=os.path.join(ROOT, ".nt-venv", "bin", "python"))
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
@@ -70,39 +73,47 @@ def main(argv=None) -> dict:
     device = jax.devices()[0]
     print(f"engine on {jax.default_backend()} ({device.device_kind}), jax {jax.__version__}, "
           f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}", file=sys.stderr)
-    results = {}
+    have_nt = os.path.exists(args.nt_python)
+    if not have_nt:
+        print(f"no neural-tangents venv at {args.nt_python}: run `bash tools/make_nt_venv.sh` "
+              "to compare; timing the engine alone.", file=sys.stderr)
+    results = {name: {"warm": [], "nt_warm": []} for name, *_ in WORKLOADS}
     with tempfile.TemporaryDirectory() as workdir:
+        inputs = {}
         for name, _, layers, n, d in WORKLOADS:
-            x = np.random.default_rng(0).standard_normal((n, d))
-            np.save(os.path.join(workdir, f"{name}.npy"), x)
-            plan = kernel_plan(layers, d, n)
-            (nngp, ntk), cold, warm = _time(lambda: nngp_ntk(layers, x), args.repeats)
-            results[name] = {"cold": cold, "warm": warm, "plan": plan.describe().splitlines()[0],
-                             "nngp": nngp, "ntk": ntk}
-            print(f"engine {name}: cold {cold:.3f} s, best warm {min(warm):.4f} s",
-                  file=sys.stderr, flush=True)
-
-        have_nt = os.path.exists(args.nt_python)
-        if have_nt:
-            with open(os.path.join(workdir, "workloads.json"), "w") as f:
-                json.dump([{"name": w[0], "layers": w[2], "repeats": args.repeats}
-                           for w in WORKLOADS], f)
+            inputs[name] = np.random.default_rng(0).standard_normal((n, d))
+            np.save(os.path.join(workdir, f"{name}.npy"), inputs[name])
+        with open(os.path.join(workdir, "workloads.json"), "w") as f:
+            json.dump([{"name": w[0], "layers": w[2], "repeats": args.repeats} for w in WORKLOADS], f)
+        # Rounds alternate the two libraries, so that a slow spell of a shared machine hits both.
+        for round_ in range(args.rounds):
+            for name, _, layers, n, d in WORKLOADS:
+                res = results[name]
+                x = inputs[name]
+                (nngp, ntk), cold, warm = _time(lambda: nngp_ntk(layers, x), args.repeats)
+                res["warm"].append(min(warm))
+                if round_ == 0:
+                    res.update(cold=cold, nngp=nngp, ntk=ntk,
+                               plan=kernel_plan(layers, d, n).describe().splitlines()[0])
+                print(f"round {round_ + 1} engine {name}: best warm {min(warm):.4f} s",
+                      file=sys.stderr, flush=True)
+            if not have_nt:
+                continue
             env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
             subprocess.run([args.nt_python, os.path.join(ROOT, "tools", "nt_bench.py"), workdir],
                            check=True, env=env)
             with open(os.path.join(workdir, "nt_times.json")) as f:
                 nt_times = json.load(f)
             for name, res in results.items():
-                ref = np.load(os.path.join(workdir, f"{name}.nt.npz"))
-                res["nt"] = nt_times["workloads"][name]
-                off = ~np.eye(len(ref["nngp"]), dtype=bool)
-                res["diff_off"] = max(float(np.abs(res[k] - ref[k])[off].max() / np.abs(ref[k]).max())
-                                      for k in ("nngp", "ntk"))
-                res["diff_diag"] = max(float(np.abs(res[k] - ref[k])[~off].max() / np.abs(ref[k]).max())
-                                       for k in ("nngp", "ntk"))
-        else:
-            print(f"no neural-tangents venv at {args.nt_python}: run `bash tools/make_nt_venv.sh` "
-                  "to compare; timing the engine alone.", file=sys.stderr)
+                res["nt_warm"].append(min(nt_times["workloads"][name]["warm"]))
+                if round_ == 0:
+                    res["nt_cold"] = nt_times["workloads"][name]["cold"]
+                    ref = np.load(os.path.join(workdir, f"{name}.nt.npz"))
+                    off = ~np.eye(len(ref["nngp"]), dtype=bool)
+                    res["diff_off"] = max(float(np.abs(res[k] - ref[k])[off].max() / np.abs(ref[k]).max())
+                                          for k in ("nngp", "ntk"))
+                    res["diff_diag"] = max(float(np.abs(res[k] - ref[k])[~off].max() / np.abs(ref[k]).max())
+                                           for k in ("nngp", "ntk"))
 
     header = ["workload", "engine cold (s)", "engine warm (s)"]
     if have_nt:
@@ -110,12 +121,12 @@ def main(argv=None) -> dict:
     rows = []
     for name, label, *_ in WORKLOADS:
         res = results[name]
-        row = [label, f"{res['cold']:.2f}", f"{min(res['warm']):.4f}"]
+        row = [label, f"{res['cold']:.2f}", f"{np.median(res['warm']):.4f}"]
         if have_nt:
-            nt_warm = min(res["nt"]["warm"])
-            row += [f"{res['nt']['cold']:.2f}", f"{nt_warm:.4f}",
-                    f"{nt_warm / min(res['warm']):.1f}x", f"{res['diff_off']:.0e}",
-                    f"{res['diff_diag']:.0e}"]
+            ratios = np.array(res["nt_warm"]) / np.array(res["warm"])
+            row += [f"{res['nt_cold']:.2f}", f"{np.median(res['nt_warm']):.4f}",
+                    f"{np.median(ratios):.1f}x ({ratios.min():.1f}-{ratios.max():.1f})",
+                    f"{res['diff_off']:.0e}", f"{res['diff_diag']:.0e}"]
         rows.append(row)
     if args.markdown:
         print("| " + " | ".join(header) + " |")

@@ -154,7 +154,10 @@ def _peak_entries(arch, modes, lengths) -> int:
         length_in = lengths[i]
         if isinstance(layer, Conv):
             length_in = length_in + sum(conv_padding(layer, length_in))
-        size = _entries(modes[i], length_in) + _entries(modes[i + 1], lengths[i + 1])
+        # The first stage computes the input covariances inside its own program, and XLA fuses
+        # a diagonal input's products into the first layer: only its output is stored.
+        fused = i == 0 and modes[0] != FULL
+        size = (0 if fused else _entries(modes[i], length_in)) + _entries(modes[i + 1], lengths[i + 1])
         if isinstance(layer, Activation) and layer.fn not in activations.CLOSED_FORM:
             size *= 2  # quadrature keeps sigma1, sigma2, rho, rho_perp alive
         per_pair = max(per_pair, size)
