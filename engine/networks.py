@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from engine.activations import activation_fn
 from engine.specs import (
     Activation,
     Conv,
@@ -129,23 +130,6 @@ def _patches(layer: Conv, h: Array) -> Array:
         h = jnp.pad(h, ((0, 0), (lo, hi), (0, 0)), mode=mode)
     patches = h[:, idx, :]  # (n, P_out, f, C)
     return patches.reshape(n, idx.shape[0], layer.filter_size * channels)
-
-
-def _activation(fn: str, h: Array) -> Array:
-    if fn == "relu":
-        return jnp.maximum(h, 0)
-    if fn == "erf":
-        return jax.scipy.special.erf(h)
-    if fn == "tanh":
-        return jnp.tanh(h)
-    if fn == "sigmoid":
-        return jax.nn.sigmoid(h)
-    if fn == "gelu":
-        # neural-tangents' Gelu is the exact one, x * Phi(x), not the tanh approximation.
-        return jax.nn.gelu(h, approximate=False)
-    if fn == "identity":
-        return h
-    raise ValueError(f"Unknown activation {fn!r}.")
 
 
 # --- Initialisation ----------------------------------------------------------------------------
@@ -259,7 +243,7 @@ def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None 
                      + layer.b_std * b[None, :, :])
             taps.append(u)
         elif isinstance(layer, Activation):
-            h = _activation(layer.fn, h)
+            h = activation_fn(layer.fn)(h)
             continue
         elif isinstance(layer, Flatten):
             h = h.reshape(h.shape[0], -1)

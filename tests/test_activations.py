@@ -55,8 +55,8 @@ def test_angle_matches_numpy_arctan2_to_two_ulp():
     s = _log_uniform(rng, n)
     c = _log_uniform(rng, n) * rng.choice([-1.0, 1.0], n)
     # Special structure: s = 0 (theta = 0 or pi), c = 0 and c = -0.0 (theta = pi/2), s = |c|
-    # (pi/4, 3pi/4), s << |c| and s >> |c| (ratios 1e-30 .. 1e30), and ratios around Cephes'
-    # reduction thresholds 0.66 and tan(3 pi / 8) where the branch changes.
+    # (pi/4, 3pi/4), s << |c| and s >> |c| (ratios 1e-30 .. 1e30), and ratios around the
+    # reduction thresholds tan((2k + 1) pi / 24) where the branch changes.
     s[:1000] = 0.0
     c[1000:2000] = 0.0
     c[2000:3000] = -0.0
@@ -64,7 +64,8 @@ def test_angle_matches_numpy_arctan2_to_two_ulp():
     sign = rng.choice([-1.0, 1.0], 2000)
     c[4000:6000] = s[4000:6000] * 10.0 ** rng.uniform(25, 30, 2000) * sign
     c[6000:8000] = s[6000:8000] * 10.0 ** rng.uniform(-30, -25, 2000) * sign
-    for k, ratio in enumerate((0.66, 1 / 0.66, 2.41421356237309504880, 1 / 2.41421356237309504880)):
+    bounds = [np.tan((2 * k + 1) * np.pi / 24) for k in range(3)]
+    for k, ratio in enumerate((bounds[0], bounds[1], bounds[2], 1 / bounds[1])):
         sl = slice(8000 + 2000 * k, 10000 + 2000 * k)
         c[sl] = s[sl] / ratio * (1 + rng.uniform(-1e-6, 1e-6, 2000)) * rng.choice([-1.0, 1.0], 2000)
     both_zero = (s == 0) & (c == 0)
