@@ -20,6 +20,7 @@ from engine.specs import (  # noqa: E402
     to_dicts,
     tree_cnn,
     tree_depth,
+    tree_filters,
     tree_lcn,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "to_dicts",
     "tree_cnn",
     "tree_depth",
+    "tree_filters",
     "tree_lcn",
 ]

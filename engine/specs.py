@@ -321,29 +321,49 @@ def tree_depth(d: int, s: int) -> int:
     return depth
 
 
-def _tree(d: int, s: int, kind: str, activation: str, w_std: float, b_std: float,
+def tree_filters(d: int, s) -> tuple[int, ...]:
+    """The filter sizes, input side first, of a tree network on `d` inputs: `(s,) * log_s d` for a
+    whole number `s`, or `s` itself for a sequence whose product is `d` (e.g. `(4, 5)` for d = 20).
+    """
+    if isinstance(s, numbers.Integral) and not isinstance(s, bool):
+        return (int(s),) * tree_depth(d, s)
+    try:
+        filters = tuple(_positive_int(f, "tree", "filter_size") for f in s)
+    except TypeError:
+        raise ValueError(f"tree: the filter size must be a whole number or a list of them, got {s!r}.")
+    d = _positive_int(d, "tree", "d")
+    if not filters or any(f < 2 for f in filters):
+        raise ValueError("A tree network needs at least one layer, each with filter_size >= 2.")
+    if math.prod(filters) != d:
+        raise ValueError(f"The filter sizes {list(filters)} multiply to {math.prod(filters)}, not "
+                         f"d = {d}; choose sizes whose product is d.")
+    return filters
+
+
+def _tree(d: int, s, kind: str, activation: str, w_std: float, b_std: float,
           readout: str) -> list[dict]:
     _check_activation(activation)
     if readout not in ("flatten", "global_avg_pool"):
         raise ValueError(f"readout must be 'flatten' or 'global_avg_pool', got {readout!r}.")
     layers: list[dict] = []
-    for _ in range(tree_depth(d, s)):
-        layers += [{"layer": kind, "filter_size": s, "stride": s, "padding": "valid",
+    for f in tree_filters(d, s):
+        layers += [{"layer": kind, "filter_size": f, "stride": f, "padding": "valid",
                     "w_std": w_std, "b_std": b_std}, {"layer": activation}]
     layers += [{"layer": readout}, {"layer": "dense", "w_std": w_std, "b_std": b_std}]
     parse_layers(layers)
     return layers
 
 
-def tree_cnn(d: int, s: int, *, activation: str = "relu", w_std: float = 1.0, b_std: float = 0.0,
+def tree_cnn(d: int, s, *, activation: str = "relu", w_std: float = 1.0, b_std: float = 0.0,
              readout: str = "flatten") -> list[dict]:
     """Hierarchical ("tree") CNN on inputs of length `d`: `log_s d` conv layers with
     filter = stride = `s` (non-overlapping patches), so the last one has a single position that sees
-    the whole input (Xiao 2022; Wang & Wu 2023)."""
+    the whole input (Xiao 2022; Wang & Wu 2023). `s` may be a list of filter sizes, input side
+    first, whose product is `d` (`tree_cnn(20, (4, 5))`)."""
     return _tree(d, s, "conv", activation, w_std, b_std, readout)
 
 
-def tree_lcn(d: int, s: int, *, activation: str = "relu", w_std: float = 1.0, b_std: float = 0.0,
+def tree_lcn(d: int, s, *, activation: str = "relu", w_std: float = 1.0, b_std: float = 0.0,
              readout: str = "flatten") -> list[dict]:
     """The locally connected twin of `tree_cnn`: the same patch tree without weight sharing."""
     return _tree(d, s, "local", activation, w_std, b_std, readout)

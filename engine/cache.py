@@ -1,0 +1,171 @@
+"""The result cache: computed once, shared by every session and process, kept across restarts.
+
+Built on `diskcache` (SQLite index plus one file per large value): it is process- and thread-safe,
+so the dashboard's sessions (threads) and a `python -m engine warm` run in another process share one
+store; it bounds its size and evicts the least recently used entries; and it needs no server.
+(joblib.Memory was the other candidate: it keys on code as well, but has no size bound and no
+process-safe locking, so two sessions asking for one view would both compute it.)
+
+A key is the SHA-256 of the canonical JSON of `(function name, spec, ENGINE_KEY)`, where
+`ENGINE_KEY` is the engine's version plus a digest of its source files: any change to the engine
+invalidates every stored result, and an unchanged engine (a Docker image warmed at build time)
+finds them all.
+
+Environment:
+    IBL_CACHE_DIR      where results (and JAX's compiled programs, under `jax/`) are kept;
+                       default `$XDG_CACHE_HOME/inductive-bias-lab` or `~/.cache/inductive-bias-lab`.
+    IBL_CACHE_SIZE_MB  the size bound in MiB (default 2048).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import pathlib
+import threading
+from typing import Any, Callable, Generic, Optional, TypeVar
+
+import diskcache
+
+import engine
+
+CACHE_DIR_ENV = "IBL_CACHE_DIR"
+CACHE_SIZE_ENV = "IBL_CACHE_SIZE_MB"
+DEFAULT_SIZE_MB = 2048
+_LOCK_EXPIRE_S = 3600
+"""A computation's lock is released after this long even if its process died holding it."""
+
+Progress = Optional[Callable[[int, int], None]]
+R = TypeVar("R")
+
+
+def _source_digest() -> str:
+    root = pathlib.Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+ENGINE_KEY = f"{engine.__version__}+{_source_digest()}"
+"""Part of every key: the engine's version and a digest of its source."""
+
+
+def cache_dir() -> pathlib.Path:
+    """The cache's root directory, from `IBL_CACHE_DIR` or the user's cache directory."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return pathlib.Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base) / "inductive-bias-lab"
+
+
+def _size_limit() -> int:
+    raw = os.environ.get(CACHE_SIZE_ENV, str(DEFAULT_SIZE_MB))
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise ValueError(f"{CACHE_SIZE_ENV}={raw!r} is not a number of MiB; set it to e.g. 2048.")
+    if not math.isfinite(megabytes) or megabytes <= 0:
+        raise ValueError(f"{CACHE_SIZE_ENV}={raw!r} must be a positive number of MiB.")
+    return int(megabytes * 2**20)
+
+
+_stores: dict[tuple, diskcache.Cache] = {}
+_stores_lock = threading.Lock()
+
+
+def store() -> diskcache.Cache:
+    """The process's handle on the cache at `cache_dir()` (one per directory and size bound)."""
+    where = (str(cache_dir()), _size_limit())
+    with _stores_lock:
+        if where not in _stores:
+            _stores[where] = diskcache.Cache(where[0] + "/results", size_limit=where[1],
+                                             eviction_policy="least-recently-used")
+        return _stores[where]
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"__type__": type(value).__name__,
+                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"A cache key must be built from plain data, got {type(value).__name__}.")
+
+
+def canonical(spec: Any) -> str:
+    """The canonical JSON of a spec (dataclasses, dicts, lists, numbers, strings): sorted keys, no
+    spaces, so equal specs give equal strings. `1` and `1.0` differ; specs should use one type."""
+    return json.dumps(_plain(spec), sort_keys=True, separators=(",", ":"))
+
+
+def cache_key(name: str, spec: Any) -> str:
+    """SHA-256 of `(name, spec, ENGINE_KEY)` in canonical JSON."""
+    text = canonical({"fn": name, "spec": spec, "engine": ENGINE_KEY})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_MISS = object()
+
+
+class Cached(Generic[R]):
+    """A function of one spec whose results live in the shared cache.
+
+    `f.lookup(spec)` returns the stored result or None without computing; `f(spec, progress=cb)`
+    returns the stored result or computes it, once across threads and processes: while one caller
+    computes a key, others asking for it wait for its result instead of computing it again.
+    """
+
+    def __init__(self, fn: Callable[..., R], name: str):
+        self.fn = fn
+        self.name = name
+        functools.update_wrapper(self, fn)
+
+    def key(self, spec: Any) -> str:
+        return cache_key(self.name, spec)
+
+    def lookup(self, spec: Any) -> Optional[R]:
+        value = store().get(self.key(spec), default=_MISS)
+        return None if value is _MISS else value
+
+    def __call__(self, spec: Any, *, progress: Progress = None) -> R:
+        cache, key = store(), self.key(spec)
+        value = cache.get(key, default=_MISS)
+        if value is not _MISS:
+            return value
+        with diskcache.Lock(cache, "lock:" + key, expire=_LOCK_EXPIRE_S):
+            value = cache.get(key, default=_MISS)  # computed by another caller while we waited
+            if value is _MISS:
+                value = self.fn(spec, progress=progress)
+                cache.set(key, value)
+        return value
+
+
+def cached(name: str) -> Callable[[Callable[..., R]], Cached[R]]:
+    """Decorator: `@cached("eigenstructure.hypercube")` over `fn(spec, *, progress=None)`. The name
+    is part of the key, so renaming a Python function does not orphan its results."""
+    def wrap(fn: Callable[..., R]) -> Cached[R]:
+        return Cached(fn, name)
+    return wrap
+
+
+def enable_compilation_cache() -> None:
+    """Keep JAX's compiled programs under `cache_dir()/jax`, so a new process (a restarted server,
+    a worker) skips most compilation."""
+    import jax
+
+    path = cache_dir() / "jax"
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
