@@ -1,8 +1,8 @@
 """Inductive Bias Lab: the dashboard's entry point.
 
-`streamlit run app.py` routes through `st.navigation`. Only pages that work are registered; for now
-that is the home page below. Pages never import JAX: the backend line comes from
-`engine.backend.backend_summary`.
+`streamlit run app.py` routes through `st.navigation` to the home page below and the pages in
+`pages/` that work (listed in `PAGES`). Pages never import JAX: they call cached functions of
+`engine.experiments`, and the backend line comes from `engine.backend.backend_summary`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.backend import backend_summary
+from engine.cache import enable_compilation_cache
+
+PAGES = (
+    {"page": "Eigenstructure", "path": "pages/eigenstructure.py", "url": "eigenstructure",
+     "icon": ":material/equalizer:"},
+)
+"""The pages that work, in navigation order."""
 
 PAPERS = (
     {
@@ -191,15 +198,16 @@ def home() -> None:
             f"page: *{paper['page']}*  \n"
             f"{paper['shows']}")
 
-    st.header("What the pages will let you do")
+    st.header("What the pages let you do")
     for planned in PLANNED_PAGES:
         st.markdown(f"**{planned['page']}** ({planned['papers']}): {planned['lets_you']}")
 
     st.header("Status")
-    st.markdown("Only pages that work are listed in the navigation. The four pages above are "
-                "coming; until then this home page is the whole dashboard.")
+    st.markdown("Only pages that work are listed in the navigation; the others are coming.")
+    available = {page["page"] for page in PAGES}
     st.table([{"Page": "Home", "Papers": "all five", "Status": "available"}]
-             + [{"Page": planned["page"], "Papers": planned["papers"], "Status": "coming"}
+             + [{"Page": planned["page"], "Papers": planned["papers"],
+                 "Status": "available" if planned["page"] in available else "coming"}
                 for planned in PLANNED_PAGES],
              hide_index=True)
     st.markdown(_backend_line(backend_summary()))
@@ -225,6 +233,10 @@ def home() -> None:
         st.code("\n\n".join(entries), language="bibtex")
 
 
+enable_compilation_cache()  # JAX keeps compiled programs beside the result cache
 st.set_page_config(page_title="Inductive Bias Lab", layout="wide")
-navigation = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True)])
+navigation = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    + [st.Page(page["path"], title=page["page"], icon=page["icon"], url_path=page["url"])
+       for page in PAGES])
 navigation.run()

@@ -125,22 +125,27 @@ class Cached(Generic[R]):
     `f.lookup(spec)` returns the stored result or None without computing; `f(spec, progress=cb)`
     returns the stored result or computes it, once across threads and processes: while one caller
     computes a key, others asking for it wait for its result instead of computing it again.
+
+    `normalise(spec)`, when given, runs first: it validates the spec (raising `ValueError` before any
+    work) and resets the fields a view ignores, so that equal views share one entry.
     """
 
-    def __init__(self, fn: Callable[..., R], name: str):
+    def __init__(self, fn: Callable[..., R], name: str, normalise: Optional[Callable] = None):
         self.fn = fn
         self.name = name
+        self.normalise = normalise or (lambda spec: spec)
         functools.update_wrapper(self, fn)
 
     def key(self, spec: Any) -> str:
-        return cache_key(self.name, spec)
+        return cache_key(self.name, self.normalise(spec))
 
     def lookup(self, spec: Any) -> Optional[R]:
         value = store().get(self.key(spec), default=_MISS)
         return None if value is _MISS else value
 
     def __call__(self, spec: Any, *, progress: Progress = None) -> R:
-        cache, key = store(), self.key(spec)
+        spec = self.normalise(spec)
+        cache, key = store(), cache_key(self.name, spec)
         value = cache.get(key, default=_MISS)
         if value is not _MISS:
             return value
@@ -152,11 +157,12 @@ class Cached(Generic[R]):
         return value
 
 
-def cached(name: str) -> Callable[[Callable[..., R]], Cached[R]]:
+def cached(name: str, *, normalise: Optional[Callable] = None
+           ) -> Callable[[Callable[..., R]], Cached[R]]:
     """Decorator: `@cached("eigenstructure.hypercube")` over `fn(spec, *, progress=None)`. The name
     is part of the key, so renaming a Python function does not orphan its results."""
     def wrap(fn: Callable[..., R]) -> Cached[R]:
-        return Cached(fn, name)
+        return Cached(fn, name, normalise)
     return wrap
 
 

@@ -1,11 +1,22 @@
-"""Strict JAX for every test: float64 on, implicit rank promotion raises, and a PRNG key fixture.
+"""Strict JAX for every test: float64 on, implicit rank promotion raises, and a PRNG key fixture;
+and a result cache of the test run's own.
 
 Strictness finds broadcasting bugs that would otherwise give plausible numbers (`x[:, None] - y`
 must be written out, never left to broadcasting by rank).
 """
 
-import jax
-import pytest
+import atexit
+import os
+import shutil
+import tempfile
+
+# Results and JAX's compiled programs go to a cache private to this test run, never the user's:
+# set before anything reads it (engine.cache reads the variable on each call).
+os.environ["IBL_CACHE_DIR"] = tempfile.mkdtemp(prefix="ibl-test-cache-")
+atexit.register(shutil.rmtree, os.environ["IBL_CACHE_DIR"], True)
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")

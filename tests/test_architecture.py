@@ -14,7 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_FILES = sorted((ROOT / "engine").rglob("*.py"))
-PAGE_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]
+PAGE_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py")),
+              *sorted((ROOT / "ui").rglob("*.py")), *sorted((ROOT / "figures").rglob("*.py"))]
+"""The UI side: app, pages, the shell (`ui/`) and the figure builders (`figures/`)."""
+FIGURE_FILES = sorted((ROOT / "figures").rglob("*.py"))
 
 UI_PACKAGES = {"streamlit", "plotly"}
 """The engine returns arrays; drawing and widgets belong to figures and pages."""
@@ -45,6 +48,8 @@ def _rel(path: Path) -> str:
 
 def test_files_are_found():
     assert ROOT / "engine" / "specs.py" in ENGINE_FILES
+    assert ROOT / "pages" / "eigenstructure.py" in PAGE_FILES
+    assert ROOT / "figures" / "eigenstructure.py" in FIGURE_FILES
     assert (ROOT / "app.py").is_file()
 
 
@@ -60,6 +65,13 @@ def test_pages_do_not_import_jax(path):
     bad = {pkg: line for pkg, line in _imported_packages(path).items() if pkg in JAX_PACKAGES}
     assert not bad, (f"{_rel(path)} imports {bad} (package: line); pages must not import JAX: "
                      "call an engine function instead.")
+
+
+@pytest.mark.parametrize("path", FIGURE_FILES, ids=_rel)
+def test_figures_do_not_import_streamlit(path):
+    bad = {pkg: line for pkg, line in _imported_packages(path).items() if pkg == "streamlit"}
+    assert not bad, (f"{_rel(path)} imports Streamlit on line {bad}; figures return Plotly figures "
+                     "and tables, and pages draw them.")
 
 
 def test_checker_sees_nested_and_from_imports(tmp_path):

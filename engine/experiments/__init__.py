@@ -1,3 +1,12 @@
 """One cached function per page's computation: a spec in, a small result dataclass of numpy arrays
 out. Each page module lists its default and preset specs in `WARM`, which `python -m engine warm`
 computes ahead of time (the Docker image does so at build time)."""
+
+from __future__ import annotations
+
+
+def warm_list() -> list:
+    """`(cached function, spec)` for every page's default and preset views, in page order."""
+    from engine.experiments import eigenstructure
+
+    return [*eigenstructure.WARM]

@@ -1,0 +1,50 @@
+"""Command line: `python -m engine warm` fills the result cache with every page's default and preset
+views (the Docker image runs it at build time); `python -m engine info` prints where the cache is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from engine import cache
+from engine.experiments import warm_list
+
+
+def _warm(args: argparse.Namespace) -> int:
+    cache.enable_compilation_cache()
+    jobs = warm_list()
+    print(f"Warming {len(jobs)} views into {cache.cache_dir()} (engine {cache.ENGINE_KEY})", flush=True)
+    start = time.perf_counter()
+    for i, (fn, spec) in enumerate(jobs, 1):
+        t0 = time.perf_counter()
+        hit = fn.lookup(spec) is not None
+        if not hit:
+            fn(spec)
+        state = "cached" if hit else f"{time.perf_counter() - t0:6.1f} s"
+        print(f"[{i:>3}/{len(jobs)}] {fn.name:<28} {state}  {cache.canonical(spec)}", flush=True)
+    print(f"Done in {time.perf_counter() - start:.1f} s.", flush=True)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    store = cache.store()
+    print(f"cache directory: {cache.cache_dir()}")
+    print(f"engine key:      {cache.ENGINE_KEY}")
+    print(f"entries:         {len(store)}")
+    print(f"size:            {store.volume() / 2**20:.1f} MiB of {store.size_limit / 2**20:.0f} MiB")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("warm", help="compute every page's default and preset views into the cache")
+    commands.add_parser("info", help="print the cache's location, key and size")
+    args = parser.parse_args(argv)
+    return {"warm": _warm, "info": _info}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""One look for every chart: fonts large enough for a lecture hall, a colour-blind-safe palette,
+log axes written as powers of ten."""
+
+from __future__ import annotations
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+           "#000000", "#999999", "#882255", "#44AA99", "#117733")
+"""Okabe–Ito, then Tol's muted colours for more than eight series."""
+
+LOG_AXIS = dict(type="log", exponentformat="power", showexponent="all")
+
+
+def base_layout(**overrides) -> dict:
+    layout = dict(template="plotly_white", font=dict(size=14), height=520,
+                  margin=dict(l=70, r=20, t=60, b=60), hovermode="closest")
+    layout.update(overrides)
+    return layout

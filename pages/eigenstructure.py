@@ -1,0 +1,210 @@
+"""Eigenstructure: exact kernel spectra on the hypercube (Xiao 2022) and the sphere (Bietti & Bach
+2021). UI only: controls mirrored in the URL, one cached engine call per view, charts, explanation,
+downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import ui
+from engine.experiments import eigenstructure as eig
+from figures import eigenstructure as figs
+
+PAGE = "eig"
+XIAO = ("Lechao Xiao, *Eigenspace Restructuring: a Principle of Space and Frequency in Neural "
+        "Networks*, COLT 2022, [arXiv:2112.05611](https://arxiv.org/abs/2112.05611)")
+BIETTI_BACH = ("Alberto Bietti and Francis Bach, *Deep Equals Shallow for ReLU Networks in Kernel "
+               "Regimes*, ICLR 2021, [arXiv:2009.14397](https://arxiv.org/abs/2009.14397)")
+ACTIVATIONS = {"relu": "ReLU", "erf": "erf", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid"}
+
+
+def _as_controls(spec, names: dict) -> dict:
+    """A spec's fields under their URL names, for a preset."""
+    return {url: getattr(spec, field) for url, field in names.items()}
+
+
+HYPERCUBE_NAMES = {"arch": "arch", "d": "d", "depth": "depth", "filter": "filter_size",
+                   "readout": "readout", "act": "activation", "w_std": "w_std", "b_std": "b_std",
+                   "kernel": "kernel"}
+SPHERE_NAMES = {"sphere_d": "d", "layers": "layers", "sphere_act": "activation",
+                "sphere_b_std": "b_std", "k_max": "k_max", "fit_from": "fit_from"}
+
+
+def hypercube_controls(controls: ui.UrlControls) -> eig.HypercubeSpec:
+    default = eig.DEFAULT_HYPERCUBE
+    controls.presets("Preset", {name: _as_controls(spec, HYPERCUBE_NAMES)
+                                for name, spec in eig.HYPERCUBE_PRESETS.items()})
+    arch = controls.selectbox("arch", "Architecture", eig.ARCHITECTURES, default=default.arch,
+                              help="MLP: dense layers. Shallow CNN: one conv layer (stride 1, "
+                                   "circular padding) under a dense head. Deep tree CNN / LCN: "
+                                   "non-overlapping patches merged layer by layer until one "
+                                   "position sees the whole input.")
+    cnn = arch != "mlp"
+    readout = "flatten"
+    if arch == "shallow_cnn":
+        readout = controls.radio("readout", "Readout", eig.READOUTS, default=default.readout,
+                                 help="Pooling after a weight-shared conv mixes positions: Walsh "
+                                      "monomials stop being eigenfunctions and the spectrum needs "
+                                      f"a dense eigendecomposition (d ≤ {eig.D_MAX_DENSE}).")
+    dense_route = readout == "global_avg_pool"
+    d_max = eig.D_MAX_DENSE if dense_route else eig.D_MAX
+    d = controls.slider("d", "Input dimension d", 2, d_max, default=default.d,
+                        help="The spectrum has 2^d eigenvalues (one per subset S of the d "
+                             "coordinates).")
+    depth = default.depth
+    if arch == "mlp":
+        depth = controls.slider("depth", "Depth (hidden layers)", 1, eig.DEPTH_MAX,
+                                default=default.depth)
+    elif arch == "shallow_cnn":
+        depth = controls.slider("depth", "Dense layers above the conv", 1, eig.DEPTH_MAX,
+                                default=1, help="1 means conv, activation, readout.")
+    filter_size = default.filter_size
+    if cnn:
+        filter_size = controls.slider("filter", "Filter size", 2, d, default=min(3, d)
+                                      if arch == "shallow_cnn" else 2,
+                                      help="Tree networks use this patch size as often as it "
+                                           "divides d, then the prime factors of the rest.")
+    activation = controls.selectbox("act", "Activation", ACTIVATIONS, default=default.activation)
+    w_std = controls.number("w_std", "Weight std σ_w", 0.1, eig.STD_MAX, default=default.w_std,
+                            step=0.1)
+    b_std = controls.number("b_std", "Bias std σ_b", 0.0, eig.STD_MAX, default=default.b_std,
+                            step=0.1)
+    kernel = controls.radio("kernel", "Kernel", eig.KERNELS, default=default.kernel)
+    return eig.HypercubeSpec(arch=arch, d=d, depth=depth, filter_size=filter_size,
+                             readout=readout, activation=activation, w_std=w_std, b_std=b_std,
+                             kernel=kernel)
+
+
+def _describe(view: eig.HypercubeView) -> str:
+    spec = view.spec
+    act = ACTIVATIONS[spec.activation]
+    if spec.arch == "mlp":
+        shape = f"{spec.depth} hidden dense layers"
+    elif spec.arch == "shallow_cnn":
+        shape = (f"one conv layer (filter {spec.filter_size}, stride 1, circular) and "
+                 f"{spec.depth - 1} dense layers above it")
+    else:
+        filters = eig.tree_filters_for(spec.d, spec.filter_size)
+        kind = "conv" if spec.arch == "tree_cnn" else "local"
+        shape = (f"patch tree {' × '.join(map(str, filters))} ({len(filters)} {kind} layers with "
+                 "filter = stride)")
+    readout = (f", {eig.READOUTS[spec.readout].lower()} readout" if spec.arch == "shallow_cnn"
+               else "")
+    return (f"**{eig.ARCHITECTURES[spec.arch]}**: {shape}, {act}, σ_w = {spec.w_std:g}, "
+            f"σ_b = {spec.b_std:g}{readout}. Route: {view.route}.")
+
+
+def hypercube_page(controls: ui.UrlControls) -> None:
+    spec = hypercube_controls(controls)
+    n = controls.select_slider("n", "Samples n (learnable modes)", [10 ** k for k in range(1, 7)],
+                               default=1000, help="Kernel regression with n samples learns "
+                                                  "roughly the n modes of largest eigenvalue.")
+    controls.finish()
+    view = ui.compute(eig.hypercube, spec, label=f"Spectrum on {{-1, 1}}^{spec.d}")
+
+    st.markdown(_describe(view))
+    zero_levels, zero_count = figs.zero_levels(view)
+    threshold = figs.nth_eigenvalue(view, n)
+    st.plotly_chart(figs.hypercube_figure(view, threshold=threshold, n=n), key=f"{PAGE}_hypercube")
+    caption = (f"{len(view.eigenvalue)} distinct levels among {2 ** spec.d:,} eigenvalues; "
+               f"they sum to K(x, x) = {view.diagonal:.6g} "
+               f"(sum: {float(np.sum(view.eigenvalue * view.multiplicity)):.6g}).")
+    if zero_levels:
+        caption += (f" {zero_count:,} eigenvalues in {zero_levels} levels are zero to rounding and "
+                    "not drawn on the log axis.")
+    st.caption(caption)
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Leading modes")
+        table = figs.hypercube_levels(view)
+        st.dataframe(table.head(30), hide_index=True, height=360,
+                     column_config={"eigenvalue": st.column_config.NumberColumn(format="%.4e"),
+                                    "share of trace": st.column_config.NumberColumn(format="%.3e")})
+    with right:
+        st.plotly_chart(figs.trace_figure(view), key=f"{PAGE}_trace")
+
+    ui.explain(
+        claim="An MLP kernel's eigenvalue depends only on the frequency |S| of the Walsh "
+              "monomial: one level per frequency. A hierarchical CNN kernel splits each frequency "
+              "by space: monomials whose coordinates sit in one small patch get larger eigenvalues "
+              "than equally frequent monomials spread over the input, so local high-frequency "
+              "and long-range low-frequency interactions are both learnable. Weight sharing does "
+              "not change the spectrum under a flatten readout (CNN and LCN coincide).",
+        formula=r"K(x, y) = \sum_{S \subseteq [d]} \lambda_S\, \chi_S(x)\, \chi_S(y), \quad "
+                r"\chi_S(x) = \prod_{i \in S} x_i, \quad "
+                r"\lambda_S = \mathbb{E}_{x \sim \{\pm 1\}^d}\left[K(x, \mathbf{1})\, "
+                r"\chi_S(x)\right]",
+        note="Computed exactly in float64: one kernel row K(x, 1) over all 2^d points, then a fast "
+             "Walsh–Hadamard transform (O(d 2^d)). The horizontal line marks the n-th largest "
+             "eigenvalue counted with multiplicity: modes above it are the ones kernel regression "
+             "with n samples learns first.",
+        paper=XIAO)
+    header = f"Hypercube spectrum, {_describe(view)}"
+    ui.download("Levels (CSV)", figs.csv(table, header), file_name=f"hypercube_levels_d{spec.d}.csv",
+                key=f"{PAGE}_levels_csv")
+
+
+def sphere_controls(controls: ui.UrlControls) -> eig.SphereSpec:
+    default = eig.DEFAULT_SPHERE
+    controls.presets("Preset", {name: _as_controls(spec, SPHERE_NAMES)
+                                for name, spec in eig.SPHERE_PRESETS.items()})
+    d = controls.slider("sphere_d", "Input dimension d (sphere S^{d-1})", 2, eig.SPHERE_D_MAX,
+                        default=default.d)
+    layers = controls.slider("layers", "Deepest network L (layers)", 2, eig.SPHERE_LAYERS_MAX,
+                             default=default.layers, help="Depths 2..L are drawn; a depth-L "
+                                                          "network has L - 1 hidden layers.")
+    activation = controls.selectbox("sphere_act", "Activation",
+                                    {a: ACTIVATIONS[a] for a in eig.SPHERE_ACTIVATIONS},
+                                    default=default.activation)
+    b_std = controls.number("sphere_b_std", "Bias std σ_b", 0.0, eig.STD_MAX,
+                            default=default.b_std, step=0.1)
+    k_max = controls.slider("k_max", "Largest degree k", 8, eig.SPHERE_K_MAX,
+                            default=default.k_max)
+    fit_from = controls.slider("fit_from", "Fit slopes from k =", 1, k_max - 1,
+                               default=default.fit_from)
+    return eig.SphereSpec(d=d, layers=layers, activation=activation, b_std=b_std, k_max=k_max,
+                          fit_from=fit_from)
+
+
+def sphere_page(controls: ui.UrlControls) -> None:
+    spec = sphere_controls(controls)
+    controls.finish()
+    view = ui.compute(eig.sphere, spec, label=f"Funk–Hecke spectra on S^{spec.d - 1}")
+    st.plotly_chart(figs.sphere_figure(view), key=f"{PAGE}_sphere")
+    st.caption("Zero eigenvalues (two-layer kernels without bias vanish at odd k ≥ 3) cannot sit on "
+               "a log axis and are left out. Slopes are least-squares fits of log μ_k on log k "
+               f"over k ≥ {spec.fit_from}, up to the last k with μ_k ≥ 10⁻¹⁰ μ_0.")
+    st.subheader("Fitted decay exponents")
+    st.dataframe(figs.sphere_slopes(view), hide_index=True)
+    ui.explain(
+        claim="On the sphere, deep ReLU kernels decay at the same polynomial rate as two-layer "
+              "ones: μ_k ~ C k^(-d) for the NTK and k^(-(d+2)) for the NNGP, at every depth. Depth "
+              "changes only the constant C; the rate comes from the kernel's regularity at "
+              "t = ±1. With a smooth activation (erf) the decay is faster than any power.",
+        formula=r"K(t) = \sum_{k \ge 0} \mu_k\, N(d, k)\, P_k^{(d)}(t), \quad "
+                r"\mu_k = \mathbb{E}_t\!\left[K(t)\, P_k^{(d)}(t)\right] \sim C_L\, k^{-d} "
+                r"\;(\mathrm{NTK}),\quad C_L\, k^{-(d+2)} \;(\mathrm{NNGP})",
+        note="t = x·y/d for inputs on the sphere of radius √d; P_k^{(d)} is the Gegenbauer "
+             "polynomial with P_k(1) = 1 and N(d, k) the number of degree-k spherical harmonics. "
+             "μ_k is computed by Gauss–Legendre quadrature in the angle θ = arccos t, where the "
+             "ReLU kernels are smooth.",
+        paper=BIETTI_BACH)
+    header = (f"Sphere spectra, d = {spec.d}, depths 2..{spec.layers}, {spec.activation}, "
+              f"b_std = {spec.b_std:g}")
+    ui.download("Eigenvalues (CSV)", figs.csv(figs.sphere_table(view), header),
+                file_name=f"sphere_eigenvalues_d{spec.d}.csv", key=f"{PAGE}_sphere_csv")
+
+
+st.title("Eigenstructure")
+st.markdown("What a kernel learns first is decided by its eigenvalues. Here they are computed "
+            "exactly: on the hypercube, where architecture sorts eigenfunctions by frequency and "
+            "by space, and on the sphere, where depth leaves the decay rate unchanged.")
+controls = ui.UrlControls(PAGE)
+view_name = controls.radio("view", "View", {"hypercube": "Hypercube", "sphere": "Sphere"},
+                           default="hypercube")
+if view_name == "hypercube":
+    hypercube_page(controls)
+else:
+    sphere_page(controls)

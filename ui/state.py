@@ -1,0 +1,177 @@
+"""Controls mirrored in the URL query string, so that a view can be shared by its link.
+
+On a page's first run in a browser session each control takes its value from the query string when
+that value parses and lies in range; otherwise from its default, with a warning that names the
+parameter and says what was expected. Nothing typed in the URL is evaluated: each value is parsed
+as an integer, a finite float or one of a fixed set of words. After the controls are drawn,
+`finish()` writes the current values back to the query string.
+
+Values live in `st.session_state` under a page-prefixed key, and a copy is kept per page so a
+control hidden in one view (and so dropped by Streamlit) comes back with its value in the next.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import streamlit as st
+
+_SAVED = "_url_controls"
+_LOADED = "_url_loaded"
+
+
+def _int_parser(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number from {lo} to {hi}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"expected a whole number from {lo} to {hi}")
+        return value
+    return parse
+
+
+def _float_parser(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"expected a number from {lo:g} to {hi:g}")
+        return value
+    return parse
+
+
+def _choice_parser(options: Sequence[Any]) -> Callable[[str], Any]:
+    by_text = {str(option): option for option in options}
+
+    def parse(raw: str) -> Any:
+        if raw.strip() not in by_text:
+            raise ValueError("expected one of " + ", ".join(by_text))
+        return by_text[raw.strip()]
+    return parse
+
+
+class UrlControls:
+    """Sidebar controls of one page, each mirrored in the URL under its `name`.
+
+    Example:
+        controls = UrlControls("eig")
+        d = controls.slider("d", "Input dimension d", 2, 20, default=12)
+        controls.finish()
+    """
+
+    def __init__(self, page: str, *, container=None):
+        self.page = page
+        self.where = container if container is not None else st.sidebar
+        self.first = page not in st.session_state.setdefault(_LOADED, set())
+        self.saved: dict[str, Any] = st.session_state.setdefault(_SAVED, {}).setdefault(page, {})
+        self.values: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self._alerts = st.container()
+
+    # -- value bookkeeping -------------------------------------------------------------------------
+    def _key(self, name: str) -> str:
+        return f"{self.page}.{name}"
+
+    def _prepare(self, name: str, default: Any, parse: Callable[[str], Any],
+                 valid: Callable[[Any], bool]) -> str:
+        """Put the control's starting value in session state (URL, then saved copy, then default)."""
+        key = self._key(name)
+        if key in st.session_state and valid(st.session_state[key]):
+            return key
+        value = self.saved.get(name, default)
+        if self.first and name in st.query_params:
+            raw = st.query_params[name]
+            try:
+                value = parse(raw)
+            except ValueError as error:
+                shown = raw if len(raw) <= 40 else raw[:40] + "..."
+                self.warnings.append(f"URL parameter `{name}={shown}` ignored ({error}); "
+                                     f"using {default}.")
+                value = default
+        if not valid(value):
+            value = default
+        st.session_state[key] = value
+        return key
+
+    def _record(self, name: str, value: Any) -> Any:
+        self.saved[name] = value
+        self.values[name] = str(value)
+        return value
+
+    # -- controls ----------------------------------------------------------------------------------
+    def radio(self, name: str, label: str, options: Mapping[str, str], *, default: str,
+              help: str | None = None, horizontal: bool = True) -> str:
+        """Radio buttons over `options` (URL value -> label); returns the chosen URL value."""
+        values = list(options)
+        key = self._prepare(name, default, _choice_parser(values), lambda v: v in options)
+        value = self.where.radio(label, values, key=key, format_func=options.__getitem__,
+                                 help=help, horizontal=horizontal)
+        return self._record(name, value)
+
+    def selectbox(self, name: str, label: str, options: Mapping[str, str], *, default: str,
+                  help: str | None = None) -> str:
+        values = list(options)
+        key = self._prepare(name, default, _choice_parser(values), lambda v: v in options)
+        value = self.where.selectbox(label, values, key=key, format_func=options.__getitem__,
+                                     help=help)
+        return self._record(name, value)
+
+    def slider(self, name: str, label: str, lo: int, hi: int, *, default: int, step: int = 1,
+               help: str | None = None) -> int:
+        """Integer slider on `lo..hi`; a remembered value outside a narrowed range is clamped."""
+        key = self._key(name)
+        if key in st.session_state and isinstance(st.session_state[key], int):
+            st.session_state[key] = min(max(st.session_state[key], lo), hi)
+        elif name in self.saved:
+            self.saved[name] = min(max(self.saved[name], lo), hi)
+        key = self._prepare(name, min(max(default, lo), hi), _int_parser(lo, hi),
+                            lambda v: isinstance(v, int) and lo <= v <= hi)
+        if lo == hi:  # Streamlit refuses a slider with one value
+            self.where.markdown(f"{label}: **{lo}**")
+            return self._record(name, lo)
+        value = self.where.slider(label, lo, hi, key=key, step=step, help=help)
+        return self._record(name, int(value))
+
+    def select_slider(self, name: str, label: str, options: Sequence[int], *, default: int,
+                      help: str | None = None) -> int:
+        """A slider over a fixed list of whole numbers (e.g. powers of two)."""
+        key = self._prepare(name, default, _choice_parser(list(options)), lambda v: v in options)
+        value = self.where.select_slider(label, list(options), key=key, help=help)
+        return self._record(name, value)
+
+    def number(self, name: str, label: str, lo: float, hi: float, *, default: float,
+               step: float, help: str | None = None) -> float:
+        """A float input on `[lo, hi]`."""
+        key = self._prepare(name, float(default), _float_parser(lo, hi),
+                            lambda v: isinstance(v, float) and lo <= v <= hi)
+        value = self.where.number_input(label, min_value=float(lo), max_value=float(hi),
+                                        step=float(step), key=key, help=help, format="%g")
+        return self._record(name, float(value))
+
+    def presets(self, label: str, presets: Mapping[str, Mapping[str, Any]], *,
+                help: str | None = None) -> None:
+        """A menu of named views: picking one sets those controls (by URL name) and reruns."""
+        def apply() -> None:
+            chosen = st.session_state.get(self._key("_preset"))
+            for name, value in presets.get(chosen, {}).items():
+                st.session_state[self._key(name)] = value
+                self.saved[name] = value
+            st.session_state[self._key("_preset")] = None
+
+        self.where.selectbox(label, list(presets), index=None, key=self._key("_preset"),
+                             placeholder="Choose a preset view", on_change=apply, help=help)
+
+    # -- end of the controls -----------------------------------------------------------------------
+    def finish(self) -> None:
+        """Show the warnings about the URL and write the current values to the query string
+        (parameters of controls not drawn in this view are dropped)."""
+        for warning in self.warnings:
+            self._alerts.warning(warning, icon="⚠️")
+        st.session_state[_LOADED].add(self.page)
+        if dict(st.query_params) != self.values:
+            st.query_params.from_dict(self.values)
