@@ -23,7 +23,8 @@ def _warm(args: argparse.Namespace) -> int:
         if not hit:
             fn(spec)
         state = "cached" if hit else f"{time.perf_counter() - t0:6.1f} s"
-        print(f"[{i:>3}/{len(jobs)}] {fn.name:<28} {state}  {cache.canonical(spec)}", flush=True)
+        print(f"[{i:>3}/{len(jobs)}] {fn.name:<28} {state}  {cache.canonical(fn.normalise(spec))}",
+              flush=True)
     print(f"Done in {time.perf_counter() - start:.1f} s.", flush=True)
     return 0
 
