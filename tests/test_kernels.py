@@ -423,3 +423,14 @@ def test_quadrature_kernels_converge_with_degree(activation):
     for a, b, c, what in zip(default, fine, coarse, ("nngp", "ntk")):
         _assert_close(a, b, 1e-12, f"{activation} {what}: degree 96 vs 200")
         assert _max_rel(c, b) > 1e-4, f"{activation} {what}: degree 12 should be visibly worse"
+
+
+def test_row_ids_match_row_equality():
+    from engine.kernels import _row_ids
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(-1, 2, size=(200, 3)).astype(float)
+    x[5] = -0.0 * x[5]  # signed zeros are the same input
+    ids = _row_ids(x)
+    same = (x[:, None, :] == x[None, :, :]).all(axis=-1)
+    np.testing.assert_array_equal(ids[:, None] == ids[None, :], same)
