@@ -4,6 +4,8 @@
 # CPU by default. On an NVIDIA host, add JAX's CUDA plugin at the pinned JAX version:
 #   docker build --build-arg JAX_EXTRA=cuda12 -t inductive-bias-lab:gpu .
 #   docker run --gpus all -p 8501:8501 inductive-bias-lab:gpu
+# The build fills the result cache (`python -m engine warm`), so every page's default and preset
+# views load at once. `make image-test` builds this file with podman and checks the result.
 FROM python:3.11-slim
 
 ARG JAX_EXTRA=""
@@ -12,30 +14,41 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
     XLA_PYTHON_CLIENT_PREALLOCATE=false \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
-    STREAMLIT_SERVER_HEADLESS=true
+    STREAMLIT_SERVER_HEADLESS=true \
+    IBL_CACHE_DIR=/app/cache
 
-# A non-root user that owns /app, so caches the app writes beside itself (e.g. JAX's) work.
+# A non-root user. The code stays root's (read-only to the app); the user owns only the cache
+# (results, and JAX's compiled programs under $IBL_CACHE_DIR/jax), filled at build and run time.
 RUN groupadd --gid 10001 lab \
-    && useradd --uid 10001 --gid lab --create-home lab \
-    && mkdir /app \
-    && chown lab:lab /app
+    && useradd --uid 10001 --gid lab --no-log-init --create-home --shell /usr/sbin/nologin lab \
+    && mkdir -p /app/cache \
+    && chown lab:lab /app/cache
 
 WORKDIR /app
 
 COPY requirements.txt ./
 # With JAX_EXTRA set, add jax[<extra>] at exactly the JAX version just installed from the pins.
-RUN pip install -r requirements.txt \
+RUN pip install --no-cache-dir -r requirements.txt \
     && if [ -n "$JAX_EXTRA" ]; then \
         jax_version="$(python -c 'import importlib.metadata as m; print(m.version("jax"))')" \
-        && pip install "jax[${JAX_EXTRA}]==${jax_version}"; \
+        && pip install --no-cache-dir "jax[${JAX_EXTRA}]==${jax_version}"; \
     fi
 
-# .dockerignore lets through only what the app runs: app.py, engine/, pages/ (when present).
-COPY --chown=10001:10001 . ./
-
 USER 10001:10001
+
+# Warm the cache as the user who serves it, so its files stay writable at run time. The warm step
+# needs only the engine, so it comes before the rest of the app: a change to the pages or the UI
+# reuses this layer, a change to the engine (which invalidates the cache's keys) re-runs it. It runs
+# on the CPU (there is no GPU at build time); the results are the same for a CUDA image.
+COPY engine/ ./engine/
+RUN JAX_PLATFORMS=cpu python -m engine warm
+
+# .dockerignore lets through only what the app runs: requirements.txt, app.py, engine/, pages/,
+# ui/, figures/, .streamlit/ (those present).
+COPY . ./
 
 EXPOSE 8501
 

@@ -6,7 +6,7 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: run test bench reference venv clean
+.PHONY: run test bench reference venv clean image-test
 
 run: $(VENV)/.installed-runtime
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
@@ -38,3 +38,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Builds the Docker image with podman (no Docker engine needed; root on Debian) and checks that it
+# serves the dashboard as a non-root user with a warmed cache; see tools/image_test.sh.
+image-test:
+	bash tools/image_test.sh
