@@ -12,11 +12,12 @@ import streamlit as st
 from engine.backend import backend_summary
 from engine.cache import enable_compilation_cache
 
+# The pages that work, in navigation order. (A comment, not a string: Streamlit's "magic" would
+# draw a bare string on the page.)
 PAGES = (
     {"page": "Eigenstructure", "path": "pages/eigenstructure.py", "url": "eigenstructure",
      "icon": ":material/equalizer:"},
 )
-"""The pages that work, in navigation order."""
 
 PAPERS = (
     {
