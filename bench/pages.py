@@ -7,7 +7,10 @@ For each page in `PAGES` and each repeat:
 - cold: a fresh `streamlit run app.py` with a fresh, empty `IBL_CACHE_DIR`, so the page's results
   and JAX's compiled programs (kept under `IBL_CACHE_DIR/jax`) are both cold, and the server
   process has imported nothing yet; one visit in a new browser context;
-- warm: a second visit, in another new browser context, to the same server.
+- warm: a second visit to the same server in the same browser context (a returning visitor: the
+  results come from the server's cache, Streamlit's and Plotly's scripts from the browser's);
+- warm, new visitor: a third visit in a new browser context (empty HTTP cache: the browser loads and
+  parses the scripts again).
 
 The clock runs from `page.goto` until the page's ready selector is in the DOM: a Plotly chart with
 at least one trace drawn, or, for a page without charts (home), its title once Streamlit's script
@@ -133,13 +136,17 @@ def _server(cache_dir: str, log_path: str, timeout_s: float = 60):
                 process.wait(timeout=10)
 
 
-def _visit(browser, url: str, ready: str) -> tuple[float, float]:
-    """In a new browser context: seconds from `goto(url)` until `ready` is in the DOM, and seconds
-    from navigation until Streamlit's script run had finished."""
+def _context(browser):
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(_RECORD_IDLE)
+    return context
+
+
+def _visit(context, url: str, ready: str) -> tuple[float, float]:
+    """In a new tab of `context`: seconds from `goto(url)` until `ready` is in the DOM, and seconds
+    from navigation until Streamlit's script run had finished."""
+    page = context.new_page()
     try:
-        page = context.new_page()
         start = time.perf_counter()
         page.goto(url)
         page.wait_for_selector(ready, state="attached", timeout=TIMEOUT_S * 1000)
@@ -151,7 +158,7 @@ def _visit(browser, url: str, ready: str) -> tuple[float, float]:
             raise RuntimeError(f"{url} shows a Streamlit exception")
         return elapsed, script_done
     finally:
-        context.close()
+        page.close()
 
 
 def _summary(times: list[float], script: list[float], goal: float) -> list[str]:
@@ -176,8 +183,10 @@ def main(argv=None) -> dict:
     version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"{version}; {os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}; "
           f"cold = fresh server + empty IBL_CACHE_DIR (results and JAX compilations cold), "
-          f"warm = second visit, new browser context, same server", file=sys.stderr)
-    results = {name: {"cold": [], "warm": [], "cold_script": [], "warm_script": []}
+          f"warm = second visit, same browser context; new visitor = new context, same server",
+          file=sys.stderr)
+    kinds = ("cold", "warm", "new")
+    results = {name: {key: [] for kind in kinds for key in (kind, kind + "_script")}
                for name, *_ in pages}
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as workdir:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -186,27 +195,34 @@ def main(argv=None) -> dict:
                 cache_dir = tempfile.mkdtemp(prefix=f"cache-{name}-", dir=workdir)
                 log_path = os.path.join(workdir, f"server-{name}-{repeat}.log")
                 with _server(cache_dir, log_path) as base:
+                    visitor, newcomer = _context(browser), _context(browser)
                     try:
-                        cold, cold_script = _visit(browser, base + path, ready)
-                        warm, warm_script = _visit(browser, base + path, ready)
+                        times = {"cold": _visit(visitor, base + path, ready),
+                                 "warm": _visit(visitor, base + path, ready),
+                                 "new": _visit(newcomer, base + path, ready)}
                     except Exception as error:
                         raise RuntimeError(f"{name} ({path}): {error}\nstreamlit's output:\n"
                                            f"{_tail(log_path)}") from error
-                for key, value in [("cold", cold), ("warm", warm), ("cold_script", cold_script),
-                                   ("warm_script", warm_script)]:
-                    results[name][key].append(value)
-                print(f"repeat {repeat + 1} {name}: cold {cold:.2f} s (script done at "
-                      f"{cold_script:.2f} s), warm {warm:.2f} s (script done at {warm_script:.2f} s)",
-                      file=sys.stderr, flush=True)
+                    finally:
+                        visitor.close()
+                        newcomer.close()
+                for kind, (elapsed, script) in times.items():
+                    results[name][kind].append(elapsed)
+                    results[name][kind + "_script"].append(script)
+                print(f"repeat {repeat + 1} {name}: " + ", ".join(
+                    f"{kind} {elapsed:.2f} s (script done at {script:.2f} s)"
+                    for kind, (elapsed, script) in times.items()), file=sys.stderr, flush=True)
                 shutil.rmtree(cache_dir, ignore_errors=True)
         browser.close()
 
     header = ["page", "URL", "cold median (s)", "cold min", "cold max", f"cold <= {COLD_GOAL_S:g} s",
               "cold script done", "warm median (s)", "warm min", "warm max",
-              f"warm <= {WARM_GOAL_S:g} s", "warm script done"]
+              f"warm <= {WARM_GOAL_S:g} s", "warm script done", "new visitor median (s)",
+              "new min", "new max", f"new <= {WARM_GOAL_S:g} s", "new script done"]
     rows = [[name, path,
              *_summary(results[name]["cold"], results[name]["cold_script"], COLD_GOAL_S),
-             *_summary(results[name]["warm"], results[name]["warm_script"], WARM_GOAL_S)]
+             *_summary(results[name]["warm"], results[name]["warm_script"], WARM_GOAL_S),
+             *_summary(results[name]["new"], results[name]["new_script"], WARM_GOAL_S)]
             for name, path, _ in pages]
     if args.markdown:
         print("| " + " | ".join(header) + " |")

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from figures.style import LOG_AXIS, PALETTE, base_layout
+from figures.style import ACTIVATION_NAMES, LOG_AXIS, PALETTE, base_layout
 
 ZERO = 1e-13
 """Levels below this fraction of the largest eigenvalue are zero to rounding: they cannot sit on a
@@ -25,15 +25,22 @@ def set_name(mask: int, d: int) -> str:
     return "{" + ", ".join(members) + "}" if members else "∅"
 
 
+def _clean(values: np.ndarray, top: float) -> np.ndarray:
+    """Values below `ZERO * top` (rounding noise around an exact zero) set to 0."""
+    return np.where(np.abs(values) > ZERO * top, values, 0.0)
+
+
 def hypercube_levels(view) -> pd.DataFrame:
-    """One row per level, largest eigenvalue first: the table behind the hypercube chart."""
+    """One row per level, largest eigenvalue first: the table behind the hypercube chart.
+    Eigenvalues that are zero to rounding are written as 0."""
+    eigenvalue = _clean(view.eigenvalue, float(np.max(view.eigenvalue)))
     frame = pd.DataFrame({
-        "eigenvalue": view.eigenvalue,
+        "eigenvalue": eigenvalue,
         "multiplicity": view.multiplicity.astype(int),
-        "frequency |S|": view.frequency,
-        f"spread ({view.spread_kind})": view.spread.astype(int),
+        "|S|": view.frequency,
+        "spread": view.spread.astype(int),
         "example S": [set_name(int(m), view.d) for m in view.example],
-        "share of trace": view.eigenvalue * view.multiplicity / view.diagonal,
+        "trace share": eigenvalue * view.multiplicity / view.diagonal,
     })
     if np.any(view.purity < 1):  # the dense route: eigenspaces mixing frequencies
         frame["purity"] = view.purity
@@ -93,7 +100,8 @@ def zero_levels(view) -> tuple[int, int]:
 
 def trace_figure(view) -> go.Figure:
     """The share of the kernel's trace `K(x, x)` carried by each frequency."""
-    share = view.trace_by_frequency / view.diagonal
+    share = _clean(view.trace_by_frequency / view.diagonal, 1.0)
+    share = np.where(share > 0, share, np.nan)  # an exact zero has no bar on a log axis
     fig = go.Figure(go.Bar(x=np.arange(len(share)), y=share, marker_color=PALETTE[0],
                            hovertemplate="|S| = %{x}<br>share %{y:.3e}<extra></extra>"))
     fig.update_layout(**base_layout(title="Share of the trace K(x, x) per frequency"))
@@ -127,8 +135,9 @@ def sphere_figure(view) -> go.Figure:
             x=ks, y=anchor * (ks / max(lo, 1)) ** exponent, mode="lines",
             line=dict(color="black", dash="dash", width=1), name=f"k^{exponent:g} (predicted)",
             legendgroup=kernel, hoverinfo="skip"), row=1, col=col)
-    fig.update_layout(**base_layout(title=f"Funk–Hecke eigenvalues on S^{view.spec.d - 1}"
-                                         f" ({view.spec.activation})"))
+    name = ACTIVATION_NAMES.get(view.spec.activation, view.spec.activation)
+    fig.update_layout(**base_layout(title=f"Funk–Hecke eigenvalues on the sphere in R^{view.spec.d}"
+                                          f" ({name})"))
     fig.update_xaxes(title="degree k", **LOG_AXIS)
     fig.update_yaxes(title="eigenvalue μ_k", **LOG_AXIS)
     return fig

@@ -7,7 +7,11 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
            "#000000", "#999999", "#882255", "#44AA99", "#117733")
 """Okabe–Ito, then Tol's muted colours for more than eight series."""
 
-LOG_AXIS = dict(type="log", exponentformat="power", showexponent="all")
+LOG_AXIS = dict(type="log", exponentformat="power", showexponent="all", dtick=1)
+"""A log axis labelled at whole powers of ten only (no crowded 2 and 5 minor labels)."""
+
+ACTIVATION_NAMES = {"relu": "ReLU", "erf": "erf", "gelu": "GELU", "tanh": "tanh",
+                    "sigmoid": "sigmoid", "identity": "identity"}
 
 
 def base_layout(**overrides) -> dict:

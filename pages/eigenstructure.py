@@ -10,13 +10,14 @@ import streamlit as st
 import ui
 from engine.experiments import eigenstructure as eig
 from figures import eigenstructure as figs
+from figures.style import ACTIVATION_NAMES
 
 PAGE = "eig"
 XIAO = ("Lechao Xiao, *Eigenspace Restructuring: a Principle of Space and Frequency in Neural "
         "Networks*, COLT 2022, [arXiv:2112.05611](https://arxiv.org/abs/2112.05611)")
 BIETTI_BACH = ("Alberto Bietti and Francis Bach, *Deep Equals Shallow for ReLU Networks in Kernel "
                "Regimes*, ICLR 2021, [arXiv:2009.14397](https://arxiv.org/abs/2009.14397)")
-ACTIVATIONS = {"relu": "ReLU", "erf": "erf", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid"}
+ACTIVATIONS = {a: ACTIVATION_NAMES[a] for a in ("relu", "erf", "gelu", "tanh", "sigmoid")}
 
 
 def _as_controls(spec, names: dict) -> dict:
@@ -115,13 +116,16 @@ def hypercube_page(controls: ui.UrlControls) -> None:
                     "not drawn on the log axis.")
     st.caption(caption)
 
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         st.subheader("Leading modes")
         table = figs.hypercube_levels(view)
         st.dataframe(table.head(30), hide_index=True, height=360,
                      column_config={"eigenvalue": st.column_config.NumberColumn(format="%.4e"),
-                                    "share of trace": st.column_config.NumberColumn(format="%.3e")})
+                                    "trace share": st.column_config.NumberColumn(format="%.3e"),
+                                    "spread": st.column_config.NumberColumn(help=view.spread_kind)})
+        st.caption(f"One row per level (eigenvalue, frequency and spread); spread is the "
+                   f"{view.spread_kind}.")
     with right:
         st.plotly_chart(figs.trace_figure(view), key=f"{PAGE}_trace")
 
@@ -150,7 +154,7 @@ def sphere_controls(controls: ui.UrlControls) -> eig.SphereSpec:
     default = eig.DEFAULT_SPHERE
     controls.presets("Preset", {name: _as_controls(spec, SPHERE_NAMES)
                                 for name, spec in eig.SPHERE_PRESETS.items()})
-    d = controls.slider("sphere_d", "Input dimension d (sphere S^{d-1})", 2, eig.SPHERE_D_MAX,
+    d = controls.slider("sphere_d", "Input dimension d (sphere in R^d)", 2, eig.SPHERE_D_MAX,
                         default=default.d)
     layers = controls.slider("layers", "Deepest network L (layers)", 2, eig.SPHERE_LAYERS_MAX,
                              default=default.layers, help="Depths 2..L are drawn; a depth-L "
