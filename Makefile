@@ -14,8 +14,11 @@ run: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q tests
 
-bench: $(VENV)/.installed-runtime
+# Kernels against neural-tangents, hypercube and sphere spectra, and page load times in Chromium.
+bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/kernels.py
+	$(BIN)/python bench/spectra.py
+	$(BIN)/python bench/pages.py
 
 # neural-tangents lives in its own venv (it pins an old jax); the tool rewrites tests/data/.
 reference:
