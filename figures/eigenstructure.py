@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -163,12 +161,3 @@ def sphere_table(view) -> pd.DataFrame:
         for i, depth in enumerate(view.depths):
             columns[f"{kernel}_L{depth}"] = view.mu[kernel][i]
     return pd.DataFrame(columns)
-
-
-def csv(frame: pd.DataFrame, header: str) -> str:
-    """CSV text with `header` lines (what produced it) as `#` comments on top."""
-    out = io.StringIO()
-    for line in header.splitlines():
-        out.write(f"# {line}\n")
-    frame.to_csv(out, index=False, float_format="%.17g")
-    return out.getvalue()

@@ -10,6 +10,7 @@ import streamlit as st
 import ui
 from engine.experiments import eigenstructure as eig
 from figures import eigenstructure as figs
+from figures.export import csv
 from figures.style import ACTIVATION_NAMES
 
 PAGE = "eig"
@@ -146,7 +147,7 @@ def hypercube_page(controls: ui.UrlControls) -> None:
              "with n samples learns first.",
         paper=XIAO)
     header = f"Hypercube spectrum, {_describe(view)}"
-    ui.download("Levels (CSV)", figs.csv(table, header), file_name=f"hypercube_levels_d{spec.d}.csv",
+    ui.download("Levels (CSV)", csv(table, header), file_name=f"hypercube_levels_d{spec.d}.csv",
                 key=f"{PAGE}_levels_csv")
 
 
@@ -197,7 +198,7 @@ def sphere_page(controls: ui.UrlControls) -> None:
         paper=BIETTI_BACH)
     header = (f"Sphere spectra, d = {spec.d}, depths 2..{spec.layers}, {spec.activation}, "
               f"b_std = {spec.b_std:g}")
-    ui.download("Eigenvalues (CSV)", figs.csv(figs.sphere_table(view), header),
+    ui.download("Eigenvalues (CSV)", csv(figs.sphere_table(view), header),
                 file_name=f"sphere_eigenvalues_d{spec.d}.csv", key=f"{PAGE}_sphere_csv")
 
 

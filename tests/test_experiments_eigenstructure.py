@@ -12,6 +12,7 @@ from engine.experiments import eigenstructure as eig
 from engine.experiments import warm_list
 from engine.kernels import nngp_ntk
 from figures import eigenstructure as figs
+from figures import export
 
 
 @pytest.mark.parametrize("d,s,expected", [
@@ -142,6 +143,6 @@ def test_figures_have_labelled_log_axes():
     fig = figs.hypercube_figure(view, threshold=figs.nth_eigenvalue(view, 10), n=10)
     assert fig.layout.yaxis.type == "log"
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
-    csv = figs.csv(figs.hypercube_levels(view), "test header")
+    csv = export.csv(figs.hypercube_levels(view), "test header")
     assert csv.startswith("# test header\n")
     assert len(csv.splitlines()) == len(view.eigenvalue) + 2
