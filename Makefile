@@ -18,6 +18,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/kernels.py
 	$(BIN)/python bench/spectra.py
+	$(BIN)/python bench/training.py
 	$(BIN)/python bench/pages.py
 
 # neural-tangents lives in its own venv (it pins an old jax); the tool rewrites tests/data/.

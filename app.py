@@ -15,6 +15,8 @@ from engine.cache import enable_compilation_cache
 # The pages that work, in navigation order. (A comment, not a string: Streamlit's "magic" would
 # draw a bare string on the page.)
 PAGES = (
+    {"page": "Universality", "path": "pages/universality.py", "url": "universality",
+     "icon": ":material/account_tree:"},
     {"page": "Eigenstructure", "path": "pages/eigenstructure.py", "url": "eigenstructure",
      "icon": ":material/equalizer:"},
 )

@@ -128,13 +128,21 @@ class Cached(Generic[R]):
 
     `normalise(spec)`, when given, runs first: it validates the spec (raising `ValueError` before any
     work) and resets the fields a view ignores, so that equal views share one entry.
+    `estimate(spec)`, when given, is the expected computing time in seconds on this machine, so a
+    page can ask before starting a long run.
     """
 
-    def __init__(self, fn: Callable[..., R], name: str, normalise: Optional[Callable] = None):
+    def __init__(self, fn: Callable[..., R], name: str, normalise: Optional[Callable] = None,
+                 estimate: Optional[Callable] = None):
         self.fn = fn
         self.name = name
         self.normalise = normalise or (lambda spec: spec)
+        self._estimate = estimate
         functools.update_wrapper(self, fn)
+
+    def estimate_seconds(self, spec: Any) -> Optional[float]:
+        """Expected seconds to compute `spec` (None when the function gives no estimate)."""
+        return None if self._estimate is None else float(self._estimate(self.normalise(spec)))
 
     def key(self, spec: Any) -> str:
         return cache_key(self.name, self.normalise(spec))
@@ -157,12 +165,12 @@ class Cached(Generic[R]):
         return value
 
 
-def cached(name: str, *, normalise: Optional[Callable] = None
-           ) -> Callable[[Callable[..., R]], Cached[R]]:
+def cached(name: str, *, normalise: Optional[Callable] = None,
+           estimate: Optional[Callable] = None) -> Callable[[Callable[..., R]], Cached[R]]:
     """Decorator: `@cached("eigenstructure.hypercube")` over `fn(spec, *, progress=None)`. The name
     is part of the key, so renaming a Python function does not orphan its results."""
     def wrap(fn: Callable[..., R]) -> Cached[R]:
-        return Cached(fn, name, normalise)
+        return Cached(fn, name, normalise, estimate)
     return wrap
 
 

@@ -7,6 +7,6 @@ from __future__ import annotations
 
 def warm_list() -> list:
     """`(cached function, spec)` for every page's default and preset views, in page order."""
-    from engine.experiments import eigenstructure
+    from engine.experiments import eigenstructure, universality
 
-    return [*eigenstructure.WARM]
+    return [*eigenstructure.WARM, *universality.WARM]

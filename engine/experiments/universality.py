@@ -1,0 +1,372 @@
+"""The Universality page's computations (Wang & Wu 2023): real training runs of tree CNNs, LCNs and
+FCNs, vmapped over seeds and sample sizes by `engine.training`.
+
+* `sample_complexity(SampleComplexitySpec)`: for each architecture and each d (powers of two), test
+  error against the number of training samples n; the number of samples needed to reach a chosen
+  relative test error, interpolated between grid points (geometrically, in log n against log
+  error); and slopes of log(samples needed) against log d, beside the theory's 0 (polylog) for the
+  CNN, 1 for the LCN and 2 for the FCN.
+* `depth_sweep(DepthSpec)`: a tree CNN (filter = stride = s) cut at depth L = 1..log_s d, read out by
+  `flatten`, fitted to a target that depends on every coordinate: its error stays at the target's
+  variance until the receptive field `s^L` covers the input, then drops.
+
+References:
+    Wang & Wu, "Theoretical Analysis of Inductive Biases in Deep Convolutional Networks",
+    NeurIPS 2023, arXiv:2305.08404.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+from engine import tasks, training
+from engine.cache import Progress, cached
+from engine.specs import mlp, tree_cnn, tree_lcn
+
+ARCHITECTURES = {"cnn": "CNN (tree, shared weights)", "lcn": "LCN (tree, no sharing)",
+                 "fcn": "FCN (MLP)"}
+THEORY_SLOPE = {"cnn": 0.0, "lcn": 1.0, "fcn": 2.0}
+"""Exponent of d in the samples needed (Wang & Wu 2023): Õ(log² d) for CNNs, Ω(d), Ω(d²)."""
+OPTIMIZERS = ("adam", "sgd")
+TIME_BUDGET_S = 900.0
+"""Largest estimated time of one view's training on this machine; bigger requests are refused."""
+CHANNEL_CAP = 64
+FCN_DEPTH = 2
+VAL_FRACTION = 0.25
+N_TEST = 2048
+
+
+def tree_channels(depth: int, base: int) -> tuple[int, ...]:
+    """Multichanneling: `base, 2 base, 4 base, ...` channels from the input side, at most
+    `CHANNEL_CAP`, one per conv layer."""
+    return tuple(min(base * 2 ** level, CHANNEL_CAP) for level in range(depth))
+
+
+def network(arch: str, d: int, *, channels: int, width: int) -> tuple[list, tuple]:
+    """`(layers, widths)` of one architecture on `d` inputs: a tree CNN or LCN with filter = stride
+    = 2 and channels doubling with depth, or an FCN with `FCN_DEPTH` hidden layers."""
+    if arch == "fcn":
+        return mlp(FCN_DEPTH), (width,) * FCN_DEPTH
+    build = tree_cnn if arch == "cnn" else tree_lcn
+    layers = build(d, 2)
+    return layers, tree_channels(int(round(math.log2(d))), channels)
+
+
+def _check_int(spec, name: str, lo: int, hi: int) -> None:
+    value = getattr(spec, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"`{name}` must be a whole number from {lo} to {hi}, got {value!r}.")
+
+
+def _check_float(spec, name: str, lo: float, hi: float) -> None:
+    value = getattr(spec, name)
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo < value <= hi):
+        raise ValueError(f"`{name}` must be a number above {lo:g} and at most {hi:g}, "
+                         f"got {value!r}.")
+
+
+def _power_of_two(value: int, name: str) -> None:
+    if value & (value - 1):
+        raise ValueError(f"`{name}` = {value} must be a power of two (the trees halve the input "
+                         "at every layer).")
+
+
+def _refuse_if_slow(seconds: float) -> None:
+    if seconds > TIME_BUDGET_S:
+        raise ValueError(f"This view would train for about {seconds / 60:.0f} minutes on this "
+                         f"machine (the limit is {TIME_BUDGET_S / 60:.0f}); choose a smaller d, "
+                         "fewer samples, steps or seeds.")
+
+
+# ------------------------------------------------------------------------------ sample complexity
+@dataclasses.dataclass(frozen=True)
+class SampleComplexitySpec:
+    """Training sets of n = 16, 32, ..., n_max samples for d = d_min, 2 d_min, ..., d_max."""
+    target: str = "sparse_product"
+    d_min: int = 8
+    d_max: int = 32
+    n_max: int = 1024
+    seeds: int = 2
+    threshold: float = 0.5
+    steps: int = 1000
+    optimizer: str = "adam"
+    learning_rate: float = 0.003
+    channels: int = 8
+    width: int = 64
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return tuple(2 ** k for k in range(int(math.log2(self.d_min)),
+                                           int(math.log2(self.d_max)) + 1))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(2 ** k for k in range(4, int(math.log2(self.n_max)) + 1))
+
+    def train_spec(self) -> training.TrainSpec:
+        return training.TrainSpec(optimizer=self.optimizer, learning_rate=self.learning_rate,
+                                  steps=self.steps, eval_every=max(self.steps // 20, 1),
+                                  patience=0, width=self.width)
+
+
+def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexitySpec:
+    if not isinstance(spec, SampleComplexitySpec):
+        raise ValueError("Expected a SampleComplexitySpec.")
+    if spec.target not in tasks.TARGETS or spec.target == "cross_halves":
+        raise ValueError("Choose the target 'sparse_product' or 'quadratic'.")
+    if spec.optimizer not in OPTIMIZERS:
+        raise ValueError(f"Choose the optimizer among {', '.join(OPTIMIZERS)}.")
+    _check_int(spec, "d_min", 4, 64)
+    _check_int(spec, "d_max", 4, 64)
+    _power_of_two(spec.d_min, "d_min")
+    _power_of_two(spec.d_max, "d_max")
+    if spec.d_max < spec.d_min:
+        raise ValueError("`d_max` must be at least `d_min`.")
+    _check_int(spec, "n_max", 64, 8192)
+    _power_of_two(spec.n_max, "n_max")
+    _check_int(spec, "seeds", 1, 8)
+    _check_int(spec, "steps", 100, 5000)
+    _check_int(spec, "channels", 1, CHANNEL_CAP)
+    _check_int(spec, "width", 4, 512)
+    _check_float(spec, "threshold", 0.0, 1.0)
+    _check_float(spec, "learning_rate", 0.0, 100.0)
+    spec = dataclasses.replace(spec, threshold=float(spec.threshold),
+                               learning_rate=float(spec.learning_rate))
+    _refuse_if_slow(sample_seconds(spec))
+    return spec
+
+
+def sample_seconds(spec: SampleComplexitySpec) -> float:
+    """Estimated training time of a sample-complexity view on this machine."""
+    return sum(_sweep_seconds(spec, arch, d) for arch in ARCHITECTURES for d in spec.dims)
+
+
+def _sweep_seconds(spec: SampleComplexitySpec, arch: str, d: int) -> float:
+    layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
+    train = dataclasses.replace(spec.train_spec(), width=widths)
+    return training.estimate_cost(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleComplexityView:
+    """`test_error[a, i, s, j]`: relative test MSE of architecture `archs[a]` at `d = dims[i]`,
+    seed `s`, `n = sizes[j]` (NaN where the run diverged); `samples_needed[a, i, s]` the n at which
+    the error first reaches `spec.threshold` (NaN if it never does); `slope[a]` the fitted exponent
+    of d in the median samples needed (NaN with fewer than two finite points)."""
+    spec: SampleComplexitySpec
+    archs: tuple
+    dims: np.ndarray
+    sizes: np.ndarray
+    test_error: np.ndarray
+    train_error: np.ndarray
+    diverged: np.ndarray
+    samples_needed: np.ndarray
+    slope: np.ndarray
+
+
+def samples_to_reach(sizes: np.ndarray, errors: np.ndarray, threshold: float) -> float:
+    """The smallest n with error <= threshold, interpolated linearly in (log n, log error) between
+    the last grid point above and the first at or below it; `sizes[0]` if the first point is
+    already below, NaN if none is (or the curve is NaN there)."""
+    below = np.nonzero(errors <= threshold)[0]
+    if not len(below):
+        return float("nan")
+    j = int(below[0])
+    if j == 0:
+        return float(sizes[0])
+    e0, e1 = errors[j - 1], errors[j]
+    if not (np.isfinite(e0) and e0 > 0 and e1 > 0):
+        return float(sizes[j])
+    t = (np.log(e0) - np.log(threshold)) / (np.log(e0) - np.log(e1))
+    return float(np.exp(np.log(sizes[j - 1]) + t * (np.log(sizes[j]) - np.log(sizes[j - 1]))))
+
+
+def fitted_exponent(dims: np.ndarray, needed: np.ndarray) -> float:
+    """Least-squares slope of log(median samples needed) against log d (NaN with < 2 points)."""
+    with warnings.catch_warnings():  # all seeds NaN: the median is NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(needed, axis=-1) if needed.ndim > 1 else needed
+    keep = np.isfinite(median)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(dims[keep]), np.log(median[keep]), 1)[0])
+
+
+def _datasets(spec, d: int, n_train: int, seeds: int, target: str):
+    """Per-seed training and validation sets and one shared test set, all from one PCG64 stream per
+    (d, n) so that every architecture sees the same data."""
+    n_val = max(int(n_train * VAL_FRACTION), 64)
+    x, y = tasks.gaussian_dataset(target, d, n_train + n_val, seed=1000 * d + 7,
+                                  leading=(seeds,))
+    x_test, y_test = tasks.gaussian_dataset(target, d, N_TEST, seed=1000 * d + 8)
+    return x[:, :n_train], y[:, :n_train], x[:, n_train:], y[:, n_train:], x_test, y_test
+
+
+@cached("universality.sample_complexity", normalise=normalise_sample_complexity,
+        estimate=sample_seconds)
+def sample_complexity(spec: SampleComplexitySpec, *,
+                      progress: Progress = None) -> SampleComplexityView:
+    """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs."""
+    archs, dims, sizes = tuple(ARCHITECTURES), np.array(spec.dims), np.array(spec.sizes)
+    shape = (len(archs), len(dims), spec.seeds, len(sizes))
+    test_error, train_error = np.full(shape, np.nan), np.full(shape, np.nan)
+    diverged = np.zeros(shape, dtype=bool)
+    total = len(archs) * len(dims) * spec.steps
+    for i, d in enumerate(dims):
+        data = _datasets(spec, int(d), spec.n_max, spec.seeds, spec.target)
+        for a, arch in enumerate(archs):
+            layers, widths = network(arch, int(d), channels=spec.channels, width=spec.width)
+            done = (i * len(archs) + a) * spec.steps
+            result = training.train_sweep(
+                layers, *data, sizes=sizes, train=dataclasses.replace(spec.train_spec(),
+                                                                      width=widths),
+                key=_key(a, int(d)),
+                progress=None if progress is None else
+                (lambda step, _, done=done: progress(done + step, total)))
+            test_error[a, i] = result.test_mse
+            train_error[a, i] = result.train_mse
+            diverged[a, i] = result.diverged
+    needed = np.full(shape[:3], np.nan)
+    for index in np.ndindex(*shape[:3]):
+        needed[index] = samples_to_reach(sizes, test_error[index], spec.threshold)
+    slope = np.array([fitted_exponent(dims, needed[a]) for a in range(len(archs))])
+    return SampleComplexityView(spec=spec, archs=archs, dims=dims, sizes=sizes,
+                                test_error=test_error, train_error=train_error, diverged=diverged,
+                                samples_needed=needed, slope=slope)
+
+
+def _key(a: int, d: int):
+    import jax
+
+    return jax.random.PRNGKey(97 * d + a)
+
+
+# -------------------------------------------------------------------------------------- depth
+@dataclasses.dataclass(frozen=True)
+class DepthSpec:
+    """Tree CNNs of depth 1..log_s d (filter = stride = s) with each channel count in
+    `channels`, trained on `n_train` samples of `target`."""
+    d: int = 16
+    s: int = 2
+    target: str = "cross_halves"
+    channels: tuple = (4, 16, 64)
+    n_train: int = 1024
+    seeds: int = 2
+    steps: int = 1500
+    learning_rate: float = 0.003
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        return tuple(range(1, _levels(self.d, self.s) + 1))
+
+
+def _levels(d: int, s: int) -> int:
+    levels, rest = 0, d
+    while rest > 1 and rest % s == 0:
+        rest //= s
+        levels += 1
+    if rest != 1:
+        raise ValueError(f"d = {d} is not a power of the filter size s = {s}; choose d among "
+                         f"{', '.join(str(s ** k) for k in range(2, 7) if s ** k <= 256)}.")
+    return levels
+
+
+def partial_tree(d: int, s: int, depth: int) -> list[dict]:
+    """The first `depth` layers of a tree CNN (filter = stride = s), then `flatten` and a dense
+    readout: each last-layer position sees `s^depth` consecutive inputs."""
+    layers: list[dict] = []
+    for _ in range(depth):
+        layers += [{"layer": "conv", "filter_size": s, "stride": s, "padding": "valid"},
+                   {"layer": "relu"}]
+    return layers + [{"layer": "flatten"}, {"layer": "dense"}]
+
+
+def normalise_depth(spec: DepthSpec) -> DepthSpec:
+    if not isinstance(spec, DepthSpec):
+        raise ValueError("Expected a DepthSpec.")
+    _check_int(spec, "d", 4, 256)
+    _check_int(spec, "s", 2, 16)
+    _levels(spec.d, spec.s)
+    if spec.target not in tasks.TARGETS:
+        raise ValueError(f"Unknown target {spec.target!r}; choose one of {', '.join(tasks.TARGETS)}.")
+    channels = tuple(spec.channels)
+    if not channels or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 256
+                           for c in channels):
+        raise ValueError("Channels must be whole numbers from 1 to 256.")
+    _check_int(spec, "n_train", 64, 8192)
+    _check_int(spec, "seeds", 1, 8)
+    _check_int(spec, "steps", 100, 5000)
+    _check_float(spec, "learning_rate", 0.0, 1.0)
+    spec = dataclasses.replace(spec, channels=tuple(sorted(set(channels))),
+                               learning_rate=float(spec.learning_rate))
+    _refuse_if_slow(depth_seconds(spec))
+    return spec
+
+
+def depth_seconds(spec: DepthSpec) -> float:
+    """Estimated training time of a depth view on this machine."""
+    return sum(training.estimate_cost(partial_tree(spec.d, spec.s, depth), spec.d, spec.n_train,
+                                      spec.seeds, _depth_train(spec, (c,) * depth))
+               for depth in spec.depths for c in spec.channels)
+
+
+def _depth_train(spec: DepthSpec, widths: tuple) -> training.TrainSpec:
+    return training.TrainSpec(optimizer="adam", learning_rate=spec.learning_rate,
+                              steps=spec.steps, eval_every=max(spec.steps // 20, 1), patience=0,
+                              width=widths)
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthView:
+    """`train_error[l, c, s]` and `test_error[l, c, s]`: relative MSE of the depth `depths[l]` tree
+    with `channels[c]` channels per layer, seed `s` (NaN where diverged)."""
+    spec: DepthSpec
+    depths: np.ndarray
+    channels: np.ndarray
+    receptive_field: np.ndarray
+    train_error: np.ndarray
+    test_error: np.ndarray
+    diverged: np.ndarray
+
+
+@cached("universality.depth", normalise=normalise_depth, estimate=depth_seconds)
+def depth_sweep(spec: DepthSpec, *, progress: Progress = None) -> DepthView:
+    """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023)."""
+    depths, channels = np.array(spec.depths), np.array(spec.channels)
+    shape = (len(depths), len(channels), spec.seeds)
+    train_error, test_error = np.full(shape, np.nan), np.full(shape, np.nan)
+    diverged = np.zeros(shape, dtype=bool)
+    data = _datasets(spec, spec.d, spec.n_train, spec.seeds, spec.target)
+    total = len(depths) * len(channels) * spec.steps
+    for l, depth in enumerate(depths):
+        for c, width in enumerate(channels):
+            done = (l * len(channels) + c) * spec.steps
+            result = training.train_sweep(
+                partial_tree(spec.d, spec.s, int(depth)), *data, sizes=np.array([spec.n_train]),
+                train=_depth_train(spec, (int(width),) * int(depth)), key=_key(l, int(width)),
+                progress=None if progress is None else
+                (lambda step, _, done=done: progress(done + step, total)))
+            train_error[l, c] = result.train_mse[:, 0]
+            test_error[l, c] = result.test_mse[:, 0]
+            diverged[l, c] = result.diverged[:, 0]
+    return DepthView(spec=spec, depths=depths, channels=channels,
+                     receptive_field=np.array([spec.s ** int(L) for L in depths]),
+                     train_error=train_error, test_error=test_error, diverged=diverged)
+
+
+DEFAULT_SAMPLES = SampleComplexitySpec()
+DEFAULT_DEPTH = DepthSpec()
+SAMPLE_PRESETS = {
+    "Sparse long-range target x₀·x_{d−1}": SampleComplexitySpec(),
+    "Quadratic separation (FCN needs ~d²)": SampleComplexitySpec(target="quadratic"),
+}
+DEPTH_PRESETS = {
+    "d = 16, filter 2: error drops at full depth": DepthSpec(),
+    "d = 27, filter 3": DepthSpec(d=27, s=3),
+}
+WARM = ([(sample_complexity, spec) for spec in SAMPLE_PRESETS.values()]
+        + [(depth_sweep, spec) for spec in DEPTH_PRESETS.values()])

@@ -1,0 +1,156 @@
+"""Plotly figures, tables and CSV for the Universality page, from
+`engine.experiments.universality.SampleComplexityView` and `DepthView`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from figures.style import LOG_AXIS, PALETTE, base_layout
+
+NAMES = {"cnn": "CNN", "lcn": "LCN", "fcn": "FCN"}
+THEORY = {"cnn": "log² d", "lcn": "d", "fcn": "d²"}
+
+
+def _band(values: np.ndarray, axis: int = -1):
+    """Median and the min/max over seeds (the error bars), ignoring diverged (NaN) runs."""
+    with warnings.catch_warnings():  # an all-NaN column (every seed diverged) gives NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return (np.nanmedian(values, axis=axis), np.nanmin(values, axis=axis),
+                np.nanmax(values, axis=axis))
+
+
+def learning_curves_figure(view, d_index: int) -> go.Figure:
+    """Relative test error against n at one d, one line per architecture, bars over seeds."""
+    d = int(view.dims[d_index])
+    fig = go.Figure()
+    for a, arch in enumerate(view.archs):
+        mid, lo, hi = _band(view.test_error[a, d_index], axis=0)
+        fig.add_trace(go.Scatter(
+            x=view.sizes, y=mid, mode="lines+markers", name=NAMES[arch],
+            line=dict(color=PALETTE[a]),
+            error_y=dict(type="data", symmetric=False, array=hi - mid, arrayminus=mid - lo),
+            hovertemplate=f"{NAMES[arch]}<br>n = %{{x}}<br>test error %{{y:.3f}}<extra></extra>"))
+    fig.add_hline(y=view.spec.threshold, line=dict(color="grey", dash="dot"),
+                  annotation_text=f"target error {view.spec.threshold:g}")
+    fig.update_layout(**base_layout(title=f"Learning curves at d = {d}", legend_title="network"))
+    fig.update_xaxes(title="training samples n", **LOG_AXIS)
+    fig.update_yaxes(title="test MSE / Var(y)", **LOG_AXIS)
+    return fig
+
+
+def samples_needed_figure(view) -> go.Figure:
+    """Samples needed to reach the target error against d, log-log, with fitted slopes and the
+    theory's rates (anchored at each architecture's first finite point)."""
+    fig = go.Figure()
+    dims = view.dims.astype(float)
+    for a, arch in enumerate(view.archs):
+        mid, lo, hi = _band(view.samples_needed[a], axis=-1)
+        slope = view.slope[a]
+        label = f"{NAMES[arch]}" + ("" if np.isnan(slope) else f" (slope {slope:.2f})")
+        fig.add_trace(go.Scatter(
+            x=dims, y=mid, mode="lines+markers", name=label, line=dict(color=PALETTE[a]),
+            error_y=dict(type="data", symmetric=False, array=hi - mid, arrayminus=mid - lo),
+            hovertemplate=f"{NAMES[arch]}<br>d = %{{x}}<br>n needed %{{y:.0f}}<extra></extra>"))
+        finite = np.nonzero(np.isfinite(mid))[0]
+        if len(finite):
+            d0, n0 = dims[finite[0]], mid[finite[0]]
+            rate = {"cnn": (np.log(dims) / np.log(d0)) ** 2, "lcn": dims / d0,
+                    "fcn": (dims / d0) ** 2}[arch]
+            fig.add_trace(go.Scatter(
+                x=dims, y=n0 * rate, mode="lines", name=f"{NAMES[arch]} theory ∝ {THEORY[arch]}",
+                line=dict(color=PALETTE[a], dash="dash", width=1), hoverinfo="skip"))
+    fig.update_layout(**base_layout(title=f"Samples needed to reach test error "
+                                          f"{view.spec.threshold:g}", legend_title="network"))
+    fig.update_xaxes(title="input dimension d", type="log", tickvals=view.dims)
+    fig.update_yaxes(title="samples needed n*", **LOG_AXIS)
+    return fig
+
+
+def unreached(view) -> list[str]:
+    """'FCN at d = 32' for every (architecture, d) whose median run never reached the target."""
+    median = _band(view.samples_needed)[0]
+    return [f"{NAMES[arch]} at d = {int(d)}" for a, arch in enumerate(view.archs)
+            for i, d in enumerate(view.dims) if not np.isfinite(median[a, i])]
+
+
+def sample_table(view) -> pd.DataFrame:
+    rows = []
+    for a, arch in enumerate(view.archs):
+        for i, d in enumerate(view.dims):
+            for s in range(view.test_error.shape[2]):
+                for j, n in enumerate(view.sizes):
+                    rows.append({"network": NAMES[arch], "d": int(d), "seed": s, "n": int(n),
+                                 "test_error": view.test_error[a, i, s, j],
+                                 "train_error": view.train_error[a, i, s, j],
+                                 "diverged": bool(view.diverged[a, i, s, j]),
+                                 "samples_needed": view.samples_needed[a, i, s]})
+    return pd.DataFrame(rows)
+
+
+def depth_figure(view) -> go.Figure:
+    """Relative error against depth, one line per channel count (bars over seeds), with the depth
+    at which the receptive field covers the input marked."""
+    fig = go.Figure()
+    for c, channels in enumerate(view.channels):
+        for kind, dash, errors in (("train", "solid", view.train_error),
+                                   ("test", "dot", view.test_error)):
+            mid, lo, hi = _band(errors[:, c], axis=-1)
+            fig.add_trace(go.Scatter(
+                x=view.depths, y=mid, mode="lines+markers", line=dict(color=PALETTE[c], dash=dash),
+                name=f"{channels} channels, {kind}",
+                error_y=dict(type="data", symmetric=False, array=hi - mid, arrayminus=mid - lo),
+                customdata=view.receptive_field,
+                hovertemplate=(f"{channels} channels ({kind})<br>depth %{{x}}, receptive field "
+                               "%{customdata}<br>error %{y:.3f}<extra></extra>")))
+    full = int(view.depths[-1])
+    fig.add_vline(x=full, line=dict(color="grey", dash="dash"),
+                  annotation_text=f"receptive field = d = {view.spec.d}")
+    fig.update_layout(**base_layout(title=f"Tree CNN fitted to a target of all {view.spec.d} "
+                                          "coordinates", legend_title="channels per layer"))
+    fig.update_xaxes(title="depth L (conv layers, filter = stride = s)", dtick=1)
+    fig.update_yaxes(title="MSE / Var(y)", **LOG_AXIS)
+    return fig
+
+
+def depth_table(view) -> pd.DataFrame:
+    rows = []
+    for l, depth in enumerate(view.depths):
+        for c, channels in enumerate(view.channels):
+            for s in range(view.train_error.shape[2]):
+                rows.append({"depth": int(depth), "receptive_field": int(view.receptive_field[l]),
+                             "channels": int(channels), "seed": s,
+                             "train_error": view.train_error[l, c, s],
+                             "test_error": view.test_error[l, c, s],
+                             "diverged": bool(view.diverged[l, c, s])})
+    return pd.DataFrame(rows)
+
+
+def receptive_field_figure(d: int, s: int, depth: int, *, highlight: int = 0) -> go.Figure:
+    """The patch tree layer by layer: each bar is one position of a layer, spanning the inputs it
+    sees (`s^l` of them at layer l); the receptive field of position `highlight` of the last layer
+    is drawn in colour."""
+    fig = go.Figure()
+    field = s ** depth  # inputs seen by one last-layer position
+    first, last = highlight * field, (highlight + 1) * field
+    for level in range(depth + 1):
+        span = s ** level
+        positions = np.arange(d // span)
+        lit = (positions * span >= first) & ((positions + 1) * span <= last)
+        fig.add_trace(go.Bar(
+            x=np.full(len(positions), span * 0.92), base=positions * span + span * 0.04,
+            y=np.full(len(positions), level), orientation="h", width=0.6,
+            marker_color=np.where(lit, PALETTE[0], "#d9d9d9"),
+            customdata=np.stack([positions, positions * span, (positions + 1) * span - 1], 1),
+            hovertemplate=(f"layer {level}" + ("" if level else " (input)") +
+                           ", position %{customdata[0]}<br>sees inputs %{customdata[1]}"
+                           "–%{customdata[2]}<extra></extra>"),
+            showlegend=False))
+    fig.update_layout(**base_layout(title=f"Receptive fields: d = {d}, filter = stride = {s}",
+                                    height=120 + 60 * (depth + 1), barmode="overlay"))
+    fig.update_xaxes(title="input coordinate", range=[0, d])
+    fig.update_yaxes(title="layer", dtick=1, autorange="reversed")
+    return fig
