@@ -17,11 +17,11 @@ For each, in a fresh Python process (so the cold times are really cold):
 - sweep: one `train_sweep` call over the 24 runs, timed cold (its first call, compilation
   included) and warm (median of `repeats` further calls);
 - loop: the same 24 runs as 24 `train_sweep` calls of one run each (`seeds=[s]`, `sizes=[n]`: the
-  program sees only the run's first `n` rows, so no row is masked): each call is itself a jitted scan over steps, the same
-  per-run program the sweep runs, so the loop is the best a Python loop over runs does with this
-  engine. Its first pass compiles one program per sample size (6) and is reported as "loop cold";
-  the warm time is the median of `repeats` passes after it, compilation excluded. Sweep and loop
-  alternate, so a shared machine's slow spells hit both;
+  program sees only the run's first `n` rows, so no row is masked): each call is itself a jitted
+  scan over steps, the same per-run program the sweep runs, so the loop is the best a Python loop
+  over runs does with this engine. Its first pass compiles one program per sample size (6) and
+  is reported as "loop cold"; the warm time is the median of `repeats` passes after it,
+  compilation excluded. Sweep and loop alternate, so a shared machine's slow spells hit both;
 - a naive baseline for the MLP: a Python loop over runs and steps calling one jitted training
   step (value_and_grad, optax update) per step, 24,000 dispatches, warm;
 - the largest relative difference between the sweep's and the loop's test MSE, and
@@ -143,7 +143,8 @@ def run_one(name: str, repeats: int) -> dict:
         return out
 
     result = {"name": name, "label": label,
-              "estimate": estimate_cost(layers, D, max(SIZES), SEEDS * len(SIZES), train)}
+              "estimate": estimate_cost(layers, D, max(SIZES), SEEDS * len(SIZES), train,
+                                        sizes=SIZES, n_eval=256 + 1024)}
     start = time.perf_counter()
     res = sweep()
     result["sweep_cold"] = time.perf_counter() - start

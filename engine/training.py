@@ -25,9 +25,10 @@ How it runs:
   buckets (consecutive in `sizes`, each padded to its largest size; all buckets in one program)
   that minimise the estimated time, compilation included (`_plan_buckets`): masking a size-16 run
   up to 512 rows would cost 32 times its work in full batch, while each bucket adds compilation
-  (about 0.75 s on the reference CPU). So long full-batch budgets keep large sizes apart and
-  merge small ones; with minibatches a step costs `batch_size` rows whatever `n` is, and all sizes
-  share one bucket. `SweepResult.buckets` shows the choice; `buckets=` overrides it.
+  (about 0.15 s per weight layer on the reference CPU). So long full-batch budgets keep large
+  sizes apart and merge small ones; with minibatches a step costs `batch_size` rows whatever `n`
+  is, and all sizes share one bucket. `SweepResult.buckets` shows the choice; `buckets=`
+  overrides it.
 - Runs vmapped together: accelerators vmap all of a device's runs of a bucket. On a CPU, runs
   vmapped together share the caches, so a batch holds only a few MiB of activations and a
   `lax.map` goes through the batches (`_runs_per_batch`; `SweepResult.batch_runs`).
@@ -51,10 +52,12 @@ numpy float64.
 >>> import jax, numpy as np, engine
 >>> from engine.training import TrainSpec, train_sweep
 >>> rng = np.random.default_rng(0)
->>> x, xv, xt = (rng.standard_normal(s).astype(np.float32) for s in [(2, 32, 4), (2, 16, 4), (64, 4)])
+>>> x, xv, xt = (rng.standard_normal(s).astype(np.float32)
+...               for s in [(2, 32, 4), (2, 16, 4), (64, 4)])
 >>> y, yv, yt = x.sum(-1), xv.sum(-1), xt.sum(-1)
 >>> res = train_sweep(engine.mlp(1), x, y, xv, yv, xt, yt, sizes=[8, 32],
-...                   train=TrainSpec(steps=200, eval_every=50, width=16), key=jax.random.PRNGKey(0))
+...                   train=TrainSpec(steps=200, eval_every=50, width=16),
+...                   key=jax.random.PRNGKey(0))
 >>> res.test_mse.shape, res.train_curve.shape, bool(res.diverged.any())
 ((2, 2), (2, 2, 5), False)
 
@@ -89,11 +92,11 @@ _BATCH_STREAM = 2 ** 32 - 1  # fold_in index of the minibatch stream; seeds stay
 _MAX_SEED = 2 ** 31
 # Cost model, in seconds on the reference CPU (2 cores), fitted by `bench/training.py`: the
 # sustained float32 rate of a training step's arithmetic, the fixed cost of one step of one bucket
-# (loop, optimizer and small ops), compiling a sweep with one bucket, and each further bucket.
-_FLOPS_PER_SECOND = 2.5e10
-_SECONDS_PER_STEP = 2e-5
-_COMPILE_SECONDS = 2.0
-_COMPILE_PER_BUCKET = 0.75
+# (loop, optimizer and small ops), compiling a sweep, and compiling each weight layer of a bucket.
+_FLOPS_PER_SECOND = 6e10
+_SECONDS_PER_STEP = 2.5e-5
+_COMPILE_SECONDS = 1.0
+_COMPILE_PER_LAYER = 0.15
 _CPU_BATCH_BYTES = 4 * 2 ** 20  # see `_runs_per_batch`
 
 
@@ -154,8 +157,9 @@ class TrainSpec:
         object.__setattr__(self, "eval_every", _whole(self.eval_every, "eval_every", 1))
         object.__setattr__(self, "patience", _whole(self.patience, "patience", 0))
         if self.steps < self.eval_every:
-            raise ValueError(f"steps ({self.steps}) is smaller than eval_every ({self.eval_every}): "
-                             "the run would never be evaluated; raise steps or lower eval_every.")
+            raise ValueError(f"steps ({self.steps}) is smaller than eval_every "
+                             f"({self.eval_every}): the run would never be evaluated; raise steps "
+                             "or lower eval_every.")
         width = self.width
         if isinstance(width, (numbers.Integral, np.integer)) and not isinstance(width, bool):
             width = _whole(width, "width", 1)
@@ -249,34 +253,47 @@ def _widths(arch: tuple, width) -> tuple:
     return tuple(width)
 
 
-def _bucket_seconds(macs: int, train: TrainSpec, runs: int, rows: int, eval_rows: int) -> float:
-    """Seconds to train `runs` runs (on one device) on `rows` rows each, evaluating on `rows` plus
-    `eval_rows` more inputs: 6 flops per multiply-add and row of a step (forward and backward), 2
-    per evaluated input, at `_FLOPS_PER_SECOND`, plus `_SECONDS_PER_STEP` a step."""
+def _bucket_seconds(macs: int, weight_layers: int, train: TrainSpec, runs: int, rows: int,
+                    eval_rows: int) -> float:
+    """Seconds, compilation included, for one bucket of `runs` runs (on one device) on `rows` rows
+    each, evaluated on `rows` plus `eval_rows` more inputs: 6 flops per multiply-add and row of a
+    step (forward and backward) and 2 per evaluated input at `_FLOPS_PER_SECOND`, a fixed
+    `_SECONDS_PER_STEP` a step, and `_COMPILE_PER_LAYER` per weight layer."""
     evals = train.steps / train.eval_every
     flops = runs * macs * (6.0 * train.steps * (train.batch_size or rows)
                            + 2.0 * evals * (rows + eval_rows))
-    return flops / _FLOPS_PER_SECOND + train.steps * _SECONDS_PER_STEP
+    return (flops / _FLOPS_PER_SECOND + train.steps * _SECONDS_PER_STEP
+            + _COMPILE_PER_LAYER * weight_layers)
 
 
-def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec) -> float:
-    """Rough wall-clock seconds of a sweep of `runs` runs on the reference CPU (2 cores), compilation
-    included, before any work:
+def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec, *,
+                  sizes: Sequence[int] | None = None, n_eval: int | None = None) -> float:
+    """Rough wall-clock seconds of a sweep of `runs` runs on the reference CPU (2 cores, one
+    device), compilation included, before any work. For one bucket of runs on `rows` rows each:
 
-        flops   = runs * macs * (6 * steps * rows + 2 * (steps / eval_every) * 3 * n_max)
-        seconds = flops / 2.5e10 + steps * 2e-5 + 2
+        flops   = runs * macs * (6 * steps * step_rows
+                                 + 2 * (steps / eval_every) * (rows + n_eval))
+        seconds = flops / 6e10 + steps * 2.5e-5 + 0.15 * weight_layers
 
-    `macs` is the multiply-adds of one forward pass on one input; `rows` is `batch_size`, or `n_max`
-    for full batch (an upper bound: smaller sizes compute fewer rows); a training step costs about 6
-    flops per multiply-add and row (forward and backward), an evaluation 2 per input, on about three
-    sets of `n_max` inputs (train, validation, test). The constants were fitted by
-    `bench/training.py` on the reference CPU (the sustained rate, a fixed cost per step, and
-    compilation). Early stopping can only make a sweep faster. Expect a factor of 2 either way, and
-    scale by the machine's speed elsewhere.
+    plus 1 s for the sweep. `macs` is the multiply-adds of one forward pass on one input, a
+    training step costs about 6 flops per multiply-add and row (forward and backward) on
+    `step_rows` (`batch_size`, or `rows` for full batch), and an evaluation 2 per input. Without
+    `sizes`, all runs are one bucket at `n_max` rows: an upper bound for full batch, where smaller
+    sizes compute fewer rows. With `sizes` (the sweep's sample sizes, `runs` spread evenly over
+    them) the estimate follows the buckets `train_sweep` would choose. `n_eval` is the number of
+    validation plus test inputs (default `2 * n_max`).
+
+    The constants were fitted by `bench/training.py` on the reference CPU; early stopping can only
+    make a sweep faster. Expect a factor of 2 either way, and scale by the machine's speed
+    elsewhere.
 
     >>> import engine
-    >>> round(estimate_cost(engine.mlp(2), 16, 512, 24, TrainSpec(steps=1000)))
-    18
+    >>> train = TrainSpec(steps=1000, patience=0)
+    >>> round(estimate_cost(engine.mlp(2), 16, 512, 24, train), 1)
+    8.0
+    >>> sizes = [16, 32, 64, 128, 256, 512]
+    >>> round(estimate_cost(engine.mlp(2), 16, 512, 24, train, sizes=sizes), 1)
+    5.0
     """
     if not isinstance(train, TrainSpec):
         raise ValueError(f"train must be a TrainSpec, got {type(train).__name__}.")
@@ -284,23 +301,35 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
     d = _whole(d, "d", 1)
     n_max = _whole(n_max, "n_max", 1)
     runs = _whole(runs, "runs", 1)
-    macs = _macs_per_sample(arch, d, _widths(arch, train.width))
-    return _bucket_seconds(macs, train, runs, n_max, 2 * n_max) + _COMPILE_SECONDS
+    n_eval = 2 * n_max if n_eval is None else _whole(n_eval, "n_eval", 0)
+    widths = _widths(arch, train.width)
+    macs = _macs_per_sample(arch, d, widths)
+    weight_layers = len(_layer_costs(arch, d, widths))
+    if sizes is None:
+        return _bucket_seconds(macs, weight_layers, train, runs, n_max, n_eval) + _COMPILE_SECONDS
+    sizes = [_whole(n, "sizes entries", 1) for n in sizes]
+    if not sizes or sizes != sorted(set(sizes)) or sizes[-1] > n_max:
+        raise ValueError(f"sizes must be increasing and at most n_max = {n_max}, got {sizes}.")
+    seeds = -(-runs // len(sizes))
+    buckets = _plan_buckets(sizes, macs, weight_layers, seeds, 1, n_eval, train)
+    return _COMPILE_SECONDS + sum(
+        _bucket_seconds(macs, weight_layers, train, seeds * len(b), sizes[b[-1]], n_eval)
+        for b in buckets)
 
 
 # --- Buckets of sample sizes ---------------------------------------------------------------------
 
 
-def _plan_buckets(sizes: Sequence[int], macs: int, n_seeds: int, n_devices: int, eval_rows: int,
-                  train: TrainSpec) -> tuple:
-    """Partition `sizes` (increasing) into contiguous buckets, each padded to its largest size,
-    minimising the estimated time on one device: `_bucket_seconds` of each bucket's share of runs,
-    plus `_COMPILE_PER_BUCKET` for each (dynamic programming over the cut points)."""
+def _plan_buckets(sizes: Sequence[int], macs: int, weight_layers: int, n_seeds: int,
+                  n_devices: int, eval_rows: int, train: TrainSpec) -> tuple:
+    """Partition `sizes` (increasing) into consecutive buckets, each padded to its largest size,
+    minimising the estimated time on one device, compilation included (`_bucket_seconds` of each
+    bucket's share of runs; dynamic programming over the cut points)."""
     count = len(sizes)
 
     def cost(i, j):  # the bucket sizes[i:j]
         runs = -(-n_seeds * (j - i) // n_devices)
-        return _bucket_seconds(macs, train, runs, sizes[j - 1], eval_rows) + _COMPILE_PER_BUCKET
+        return _bucket_seconds(macs, weight_layers, train, runs, sizes[j - 1], eval_rows)
 
     best = [0.0] + [math.inf] * count
     cut = [0] * (count + 1)
@@ -353,43 +382,41 @@ def _mse(arch: tuple, params, x, y, n):
 
 
 @functools.lru_cache(maxsize=16)
-def _programs(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: int, eval_every: int,
+def _program(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: int, eval_every: int,
               mesh: Mesh, shared_test: bool, batches: tuple):
-    """`(start, chunk)`: jitted functions over a tuple of buckets (each a dict of per-run arrays
-    with a leading run axis, sharded over `mesh`); `batches[g]` runs of bucket `g` are vmapped
-    together, in a `lax.map` over the device's share. Cached on everything static; jit caches
-    shapes.
+    """The training program, jitted over a tuple of buckets (each a dict of per-run arrays with a
+    leading run axis, sharded over `mesh`; `batches[g]` runs of bucket `g` vmapped together, in a
+    `lax.map` over the device's share). Cached on everything static; jit caches shapes.
+
+    It takes `eval_every` steps (unless `hyper["train"]` is false: the first call only evaluates,
+    at step 0), then evaluates at step `hyper["at"]` and updates the early-stopping bookkeeping.
+    Compilation, not arithmetic, dominates a short sweep on a CPU, so the program is kept small:
+    parameters are one flat vector per run (the optimizer and the masked updates are then a few
+    fused loops instead of a few per weight array), each bucket has one forward pass for the step
+    and one evaluation on the training, validation and test inputs together, and the initial
+    parameters come from `engine.networks.init`, compiled once per architecture.
     """
     f32 = jnp.float32
     runs = PartitionSpec("runs")
     rep = PartitionSpec()
+    unravel = _unravel(arch, d, widths)
 
     def evaluate(params, data, test):
-        train = _mse(arch, params, data["x"], data["y"], data["n"])
-        val = jnp.mean((apply(arch, params, data["xv"]) - data["yv"]) ** 2)
+        """Training (first `n` rows), validation and test MSE, from one forward pass."""
         xt, yt = (test["xt"], test["yt"]) if shared_test else (data["xt"], data["yt"])
-        return train, val, jnp.mean((apply(arch, params, xt) - yt) ** 2)
-
-    def start_run(data, test, key, hyper):
-        params = init(arch, d, key=jax.random.fold_in(key, data["seed"]), width=widths, dtype=f32)
-        opt_state = _optimizer(optimizer, hyper["lr"]).init(params)
-        train, val, tst = evaluate(params, data, test)
-        bad = data["real"] & ~(jnp.isfinite(train) & jnp.isfinite(val))
-        state = {
-            "params": params, "opt": opt_state,
-            "frozen": ~data["real"], "diverged": bad,
-            "stopped": jnp.where(bad, 0, hyper["steps"]).astype(jnp.int32),
-            "ref": jnp.maximum(train, jnp.finfo(f32).tiny),
-            "best_val": val, "best_train": train, "best_test": tst,
-            "best_step": jnp.zeros((), jnp.int32), "wait": jnp.zeros((), jnp.int32),
-        }
-        return state, (train, val, tst)
+        rows, n_val = data["x"].shape[0], data["xv"].shape[0]
+        out = apply(arch, unravel(params), jnp.concatenate([data["x"], data["xv"], xt]))
+        r2 = (out - jnp.concatenate([data["y"], data["yv"], yt])) ** 2
+        mask = jnp.arange(rows) < data["n"]
+        train = jnp.sum(jnp.where(mask, r2[:rows], 0.0)) / data["n"].astype(f32)
+        return train, jnp.mean(r2[rows:rows + n_val]), jnp.mean(r2[rows + n_val:])
 
     def step_run(state, data, key, hyper, t):
         opt = _optimizer(optimizer, hyper["lr"])
         x, y, n = data["x"], data["y"], data["n"]
 
-        def loss_fn(params):
+        def loss_fn(flat):
+            params = unravel(flat)
             if batch_size:
                 stream = jax.random.fold_in(jax.random.fold_in(key, _BATCH_STREAM), data["seed"])
                 k = jax.random.fold_in(jax.random.fold_in(stream, n), t)
@@ -400,7 +427,7 @@ def _programs(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: in
 
         loss, grads = jax.value_and_grad(loss_fn)(state["params"])
         updates, new_opt = opt.update(grads, state["opt"], state["params"])
-        new_params = optax.apply_updates(state["params"], updates)
+        new_params = state["params"] + updates
         live = ~state["frozen"] & ~state["diverged"] & (t < hyper["steps"])
         bad = live & ~(jnp.isfinite(loss) & (loss <= DIVERGENCE_FACTOR * state["ref"]))
         take = live & ~bad
@@ -408,42 +435,44 @@ def _programs(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: in
         def keep(old, new):
             return jnp.where(take, new, old)
 
-        return {**state, "params": jax.tree.map(keep, state["params"], new_params),
+        return {**state, "params": keep(state["params"], new_params),
                 "opt": jax.tree.map(keep, state["opt"], new_opt),
                 "diverged": state["diverged"] | bad,
                 "stopped": jnp.where(bad, t, state["stopped"])}
 
-    def eval_run(state, data, test, hyper, step):
+    def eval_run(state, data, test, hyper):
+        at = hyper["at"]
         train, val, tst = evaluate(state["params"], data, test)
+        # The reference for divergence is the initial training MSE (tiny floor: a perfect start).
+        ref = jnp.where(at == 0, jnp.maximum(train, jnp.finfo(f32).tiny), state["ref"])
         live = ~state["frozen"] & ~state["diverged"]
-        bad = live & ~(jnp.isfinite(train) & jnp.isfinite(val)
-                       & (train <= DIVERGENCE_FACTOR * state["ref"]))
+        bad = live & ~(jnp.isfinite(train) & jnp.isfinite(val) & (train <= DIVERGENCE_FACTOR * ref))
         live = live & ~bad
         better = live & (val < state["best_val"])
         wait = jnp.where(better, 0, jnp.where(live, state["wait"] + 1, state["wait"]))
         stop = live & (hyper["patience"] > 0) & (wait >= hyper["patience"])
-        state = {**state, "diverged": state["diverged"] | bad, "frozen": state["frozen"] | stop,
-                 "stopped": jnp.where(bad | stop, step, state["stopped"]), "wait": wait,
+        state = {**state, "ref": ref, "diverged": state["diverged"] | bad,
+                 "frozen": state["frozen"] | stop,
+                 "stopped": jnp.where(bad | stop, at, state["stopped"]), "wait": wait,
                  "best_val": jnp.where(better, val, state["best_val"]),
                  "best_train": jnp.where(better, train, state["best_train"]),
                  "best_test": jnp.where(better, tst, state["best_test"]),
-                 "best_step": jnp.where(better, step, state["best_step"])}
+                 "best_step": jnp.where(better, at, state["best_step"])}
         return state, (train, val, tst)
 
-    def start_local(datas, test, key, hyper):
-        out = [jax.lax.map(lambda data: start_run(data, test, key, hyper), data, batch_size=k)
-               for data, k in zip(datas, batches)]
-        return tuple(s for s, _ in out), tuple(m for _, m in out)
-
     def chunk_local(states, datas, test, key, hyper):
-        t0 = hyper["t0"]
-        ts = t0 + jnp.arange(eval_every, dtype=jnp.int32)
-        step = jnp.minimum(t0 + eval_every, hyper["steps"])
+        ts = hyper["t0"] + jnp.arange(eval_every, dtype=jnp.int32)
 
         def chunk_run(args):  # one run: `eval_every` steps, then an evaluation
             state, data = args
-            state, _ = jax.lax.scan(lambda s, t: (step_run(s, data, key, hyper, t), None), state, ts)
-            return eval_run(state, data, test, hyper, step)
+
+            def steps(state):
+                return jax.lax.scan(lambda s, t: (step_run(s, data, key, hyper, t), None),
+                                    state, ts)[0]
+
+            # `hyper["train"]` is the same for every run, so this stays a branch under vmap.
+            state = jax.lax.cond(hyper["train"], steps, lambda state: state, state)
+            return eval_run(state, data, test, hyper)
 
         out = [jax.lax.map(chunk_run, (state, data), batch_size=k)
                for state, data, k in zip(states, datas, batches)]
@@ -451,11 +480,28 @@ def _programs(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: in
         done = tuple(s["frozen"] | s["diverged"] for s in states)
         return states, (tuple(m for _, m in out), done)
 
-    start = jax.jit(jax.shard_map(start_local, mesh=mesh, in_specs=(runs, rep, rep, rep),
-                                  out_specs=(runs, runs)))
-    chunk = jax.jit(jax.shard_map(chunk_local, mesh=mesh, in_specs=(runs, runs, rep, rep, rep),
-                                  out_specs=(runs, runs)), donate_argnums=0)
-    return start, chunk
+    return jax.jit(jax.shard_map(chunk_local, mesh=mesh, in_specs=(runs, runs, rep, rep, rep),
+                                 out_specs=(runs, runs)), donate_argnums=0)
+
+
+def _unravel(arch: tuple, d: int, widths: tuple) -> Callable:
+    """The inverse of `_ravel`: a flat vector to the parameter tuple of `engine.networks.init`."""
+    shapes = jax.eval_shape(lambda: init(arch, d, key=jax.random.PRNGKey(0), width=widths,
+                                         dtype=jnp.float32))
+    leaves, treedef = jax.tree.flatten(shapes)
+    offsets = np.cumsum([0] + [math.prod(leaf.shape) for leaf in leaves]).tolist()
+
+    def unravel(flat):
+        return jax.tree.unflatten(treedef, [flat[a:b].reshape(leaf.shape) for a, b, leaf
+                                            in zip(offsets[:-1], offsets[1:], leaves)])
+
+    return unravel
+
+
+def _ravel(params) -> np.ndarray:
+    """Every weight and bias of one network, in `jax.tree.leaves` order, as one float32 vector."""
+    return np.concatenate([np.asarray(leaf, np.float32).ravel()
+                           for leaf in jax.tree.leaves(params)])
 
 
 # --- Validation ----------------------------------------------------------------------------------
@@ -480,7 +526,8 @@ def _check_data(x_train, y_train, x_val, y_val, x_test, y_test, sizes) -> tuple:
     x = _array(x_train, "x_train", (3,), "(S, n_max, d)")
     s_count, n_max, d = x.shape
     if s_count < 1 or n_max < 1 or d < 1:
-        raise ValueError(f"x_train must have shape (S, n_max, d) with S, n_max, d >= 1, got {x.shape}.")
+        raise ValueError(f"x_train must have shape (S, n_max, d) with S, n_max, d >= 1, got "
+                         f"{x.shape}.")
     y = _array(y_train, "y_train", (2,), f"(S, n_max) = ({s_count}, {n_max})")
     if y.shape != (s_count, n_max):
         raise ValueError(f"y_train must have shape (S, n_max) = ({s_count}, {n_max}) to match "
@@ -540,7 +587,8 @@ def _check_seeds(seeds, s_count: int) -> np.ndarray:
         return np.arange(s_count)
     values = list(seeds)
     if len(values) != s_count or not all(
-            isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) for v in values):
+            isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool)
+            for v in values):
         raise ValueError(f"seeds must list {s_count} whole numbers (one per training set), got "
                          f"{seeds!r}.")
     arr = np.asarray(values, dtype=np.int64)
@@ -610,19 +658,27 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     n_dev = len(devices)
     shared_test = xt.ndim == 2
     if buckets is None:
-        macs = _macs_per_sample(arch, d, widths)
-        eval_rows = xv.shape[1] + xt.shape[-2]
-        buckets = _plan_buckets(sizes.tolist(), macs, s_count, n_dev, eval_rows, train)
+        costs = _layer_costs(arch, d, widths)
+        buckets = _plan_buckets(sizes.tolist(), sum(c[0] for c in costs), len(costs), s_count,
+                                n_dev, xv.shape[1] + xt.shape[-2], train)
     else:
         buckets = _check_buckets(buckets, sizes)
 
+    # Seed s's network from `init` (one compiled program per architecture, whatever the sweep's
+    # shapes), as one flat float32 vector.
+    flat = np.stack([_ravel(init(arch, d, key=jax.random.fold_in(key, int(seed)), width=widths,
+                                 dtype=jnp.float32)) for seed in seed_ids])
+    opt_shapes = jax.eval_shape(_optimizer(train.optimizer, train.learning_rate).init,
+                                jax.ShapeDtypeStruct(flat.shape[1:], np.float32))
+    steps, every = train.steps, train.eval_every
+
     # Per-bucket arrays, run r = (seed, size) seed-major, padded with frozen copies of run 0.
-    datas, run_index = [], []
+    datas, states, run_index, batches = [], [], [], []
     for bucket in buckets:
         rows = int(sizes[bucket[-1]])
         pairs = [(s, i) for s in range(s_count) for i in bucket]
-        pad = -len(pairs) % n_dev
-        order = pairs + [pairs[0]] * pad
+        order = pairs + [pairs[0]] * (-len(pairs) % n_dev)
+        runs = len(order)
         seed_of = np.array([s for s, _ in order])
         n_of = np.array([sizes[i] for _, i in order], dtype=np.int32)
         bx = x[seed_of, :rows].copy()
@@ -630,42 +686,53 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
         beyond = np.arange(rows)[None, :] >= n_of[:, None]
         bx[beyond] = 0.0  # rows at and after n: zeros, and masked out of the loss
         by[beyond] = 0.0
+        real = np.arange(runs) < len(pairs)
         data = {"x": bx, "y": by, "n": n_of, "seed": seed_ids[seed_of].astype(np.int32),
-                "real": np.arange(len(order)) < len(pairs), "xv": xv[seed_of], "yv": yv[seed_of]}
+                "xv": xv[seed_of], "yv": yv[seed_of]}
         if not shared_test:
             data["xt"], data["yt"] = xt[seed_of], yt[seed_of]
         datas.append(data)
+        states.append({
+            "params": flat[seed_of],
+            # the optimiser's state starts at zero (as `init` makes it for Adam and SGD, with or
+            # without momentum)
+            "opt": jax.tree.map(lambda a: np.zeros((runs, *a.shape), a.dtype), opt_shapes),
+            "frozen": ~real, "diverged": np.zeros(runs, bool),
+            "stopped": np.full(runs, steps, np.int32), "ref": np.full(runs, np.inf, np.float32),
+            "best_val": np.full(runs, np.inf, np.float32),
+            "best_train": np.full(runs, np.nan, np.float32),
+            "best_test": np.full(runs, np.nan, np.float32),
+            "best_step": np.zeros(runs, np.int32), "wait": np.zeros(runs, np.int32)})
         run_index.append(pairs)
-    test = {"xt": xt, "yt": yt} if shared_test else {}
+        batches.append(_runs_per_batch(arch, d, widths, train.batch_size or rows, runs // n_dev,
+                                       devices[0].platform))
+    batches = tuple(batches)
 
     run_sharding = NamedSharding(mesh, PartitionSpec("runs"))
     replicated = NamedSharding(mesh, PartitionSpec())
     datas = jax.device_put(tuple(datas), run_sharding)
-    test = jax.device_put(test, replicated)
+    states = jax.device_put(tuple(states), run_sharding)
+    test = jax.device_put({"xt": xt, "yt": yt} if shared_test else {}, replicated)
     key = jax.device_put(key, replicated)
-    steps, every = train.steps, train.eval_every
     hyper = {"lr": np.float32(train.learning_rate), "steps": np.int32(steps),
-             "patience": np.int32(train.patience), "t0": np.int32(0)}
-    batches = tuple(_runs_per_batch(arch, d, widths, train.batch_size or data["x"].shape[1],
-                                    len(pairs) // n_dev + (len(pairs) % n_dev > 0),
-                                    devices[0].platform)
-                    for data, pairs in zip(datas, run_index))
-    start, chunk = _programs(arch, d, widths, train.optimizer, train.batch_size, every, mesh,
-                             shared_test, batches)
+             "patience": np.int32(train.patience), "t0": np.int32(0), "at": np.int32(0),
+             "train": np.bool_(False)}
+    chunk = _program(arch, d, widths, train.optimizer, train.batch_size, every, mesh, shared_test,
+                     batches)
 
     n_chunks = -(-steps // every)
     eval_steps = np.minimum(np.arange(n_chunks + 1) * every, steps)
-    states, metrics = start(datas, test, key, jax.device_put(hyper, replicated))
-    history = [jax.device_get(metrics)]
-    for c in range(n_chunks):
-        hyper["t0"] = np.int32(c * every)
+    history = []
+    for c in range(n_chunks + 1):  # chunk 0 only evaluates the initial networks
+        hyper.update(t0=np.int32(max(c - 1, 0) * every), at=np.int32(eval_steps[c]),
+                     train=np.bool_(c > 0))
         states, (metrics, done) = chunk(states, datas, test, key, jax.device_put(hyper, replicated))
         metrics, done = jax.device_get((metrics, done))
         history.append(metrics)
         if all(bool(flags[:len(pairs)].all()) for flags, pairs in zip(done, run_index)):
             break  # every run stopped early or diverged
-        if progress is not None and c + 1 < n_chunks:
-            progress(int(eval_steps[c + 1]), steps)
+        if progress is not None and 0 < c < n_chunks:
+            progress(int(eval_steps[c]), steps)
     if progress is not None:
         progress(steps, steps)
     final = jax.device_get([{name: state[name] for name in _SUMMARY} for state in states])

@@ -199,7 +199,8 @@ def test_minibatch_differs_from_full_batch_and_reports_progress():
                   progress=lambda done, total: calls.append((done, total)))
     assert np.isfinite(mini.test_curve).all() and not mini.diverged.any()
     assert not np.allclose(mini.test_curve[..., 1:], full.test_curve[..., 1:], rtol=1e-3)
-    np.testing.assert_allclose(mini.test_curve[..., 0], full.test_curve[..., 0], rtol=1e-6)  # same init
+    # the same initial networks
+    np.testing.assert_allclose(mini.test_curve[..., 0], full.test_curve[..., 0], rtol=1e-6)
     assert calls == [(25, 100), (50, 100), (75, 100), (100, 100)]
     np.testing.assert_array_equal(full.eval_steps, [0, 25, 50, 75, 100])
 
@@ -249,9 +250,9 @@ def test_diverging_learning_rate_is_reported_not_drawn():
                      width=16)
     huge = dataclasses.replace(sane, learning_rate=1e3)
     ok = _sweep(engine.mlp(1), data, sizes=[16, 32], train=sane)
-    programs = training._programs.cache_info().currsize
+    programs = training._program.cache_info().currsize
     bad = _sweep(engine.mlp(1), data, sizes=[16, 32], train=huge)
-    assert training._programs.cache_info().currsize == programs  # no new program
+    assert training._program.cache_info().currsize == programs  # no new program
 
     assert not ok.diverged.any() and np.isfinite(ok.test_mse).all()
     assert bad.diverged.all()
@@ -280,10 +281,10 @@ def test_bucket_plan_follows_the_cost():
     work); minibatches cost the same whatever `n`, so every size shares one bucket."""
     sizes = [16, 32, 64, 128, 256, 512]
     long = TrainSpec(steps=5000, width=64)
-    plan = training._plan_buckets(sizes, 5184, 4, 1, 512, long)
+    plan = training._plan_buckets(sizes, 5184, 3, 4, 1, 512, long)
     assert len(plan) >= 3 and plan[-1] == (5,)
     mini = TrainSpec(steps=5000, width=64, batch_size=32)
-    assert training._plan_buckets(sizes, 5184, 4, 1, 512, mini) == (tuple(range(6)),)
+    assert training._plan_buckets(sizes, 5184, 3, 4, 1, 512, mini) == (tuple(range(6)),)
 
 
 def test_estimate_cost_grows_with_the_work():
@@ -294,6 +295,10 @@ def test_estimate_cost_grows_with_the_work():
     assert estimate_cost(engine.mlp(2), 16, 1024, 24, train) > base
     assert estimate_cost(engine.mlp(2), 16, 512, 24, TrainSpec(steps=2000, width=64)) > base
     assert estimate_cost(engine.tree_cnn(16, 2), 16, 512, 24, train) > 0
+    # with the sizes, the buckets the sweep would choose: less than the all-at-n_max bound
+    assert estimate_cost(engine.mlp(2), 16, 512, 24, train, sizes=[16, 64, 512]) < base
+    with pytest.raises(ValueError, match="increasing"):
+        estimate_cost(engine.mlp(2), 16, 512, 24, train, sizes=[64, 16])
     with pytest.raises(ValueError, match="TrainSpec"):
         estimate_cost(engine.mlp(2), 16, 512, 24, {"steps": 10})
 
