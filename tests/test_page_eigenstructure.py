@@ -2,13 +2,13 @@
 extremes of every control, presets, shared URLs, and malformed URLs. Every run must draw its charts
 and raise nothing; bad URL values give a warning and the default."""
 
-import base64
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from apptest_helpers import assert_ok, charts, url, values
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "eigenstructure.py")
 TIMEOUT = 180  # the first run compiles the kernel programs
@@ -22,30 +22,12 @@ def run(**query) -> AppTest:
     return at
 
 
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-def assert_ok(at: AppTest, n_charts: int) -> list[dict]:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    figures = charts(at)
-    assert len(figures) == n_charts
-    for figure in figures:
-        assert figure["data"], "a chart without traces"
-    return figures
 
 
-def values(data) -> np.ndarray:
-    """A trace's x or y: Plotly sends numpy arrays as base64 typed arrays (`bdata`)."""
-    if isinstance(data, dict):
-        shape = [int(n) for n in str(data.get("shape", "-1")).split(",")]
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).reshape(shape)
-    return np.asarray(data)
 
 
-def url(at: AppTest) -> dict:
-    return {name: at.query_params[name] for name in at.query_params}
 
 
 def test_defaults_draw_the_hypercube_view_and_fill_the_url():

@@ -2,11 +2,12 @@
 the extremes of the controls that shape the work, malformed URLs, and the refusal of a sweep too
 large for the time budget before any training starts."""
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from apptest_helpers import assert_ok, charts, url
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "universality.py")
 TIMEOUT = 600
@@ -30,25 +31,15 @@ def run(**query) -> AppTest:
     return at
 
 
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-def assert_ok(at: AppTest, n_charts: int) -> list[dict]:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    figures = charts(at)
-    assert len(figures) == n_charts
-    return figures
 
 
-def url(at: AppTest) -> dict:
-    return {name: at.query_params[name] for name in at.query_params}
 
 
 def test_small_sample_complexity_sweep():
     at = run(**SMALL)
-    needed, curves = assert_ok(at, 2)
+    needed, curves = assert_ok(at, 2, traces=False)
     assert needed["layout"]["yaxis"]["type"] == "log"
     assert curves["layout"]["xaxis"]["type"] == "log"
     names = " ".join(trace["name"] for trace in needed["data"])
@@ -60,7 +51,7 @@ def test_small_sample_complexity_sweep():
 def test_changing_the_curve_dimension_updates_the_url():
     at = run(**SMALL)
     at.select_slider(key="uni.curve_d").set_value(4).run()
-    assert_ok(at, 2)
+    assert_ok(at, 2, traces=False)
     assert url(at)["curve_d"] == "4"
 
 
@@ -71,7 +62,7 @@ def test_changing_the_curve_dimension_updates_the_url():
 ], ids=["quadratic-sgd", "loose", "tight"])
 def test_sample_controls_at_their_extremes(extra):
     at = run(**{**SMALL, **extra})
-    assert_ok(at, 2)
+    assert_ok(at, 2, traces=False)
     assert not at.warning, [w.value for w in at.warning]
 
 
@@ -118,15 +109,15 @@ def test_malformed_url_warns_and_falls_back(query, bad):
 
 def test_depth_view():
     at = run(**SMALL_DEPTH)
-    depth, fields = assert_ok(at, 2)
+    depth, fields = assert_ok(at, 2, traces=False)
     assert depth["layout"]["yaxis"]["type"] == "log"
     assert len(fields["data"]) == 4  # input row and three layers for d = 8, s = 2
     at.slider(key="uni.diagram").set_value(1).run()
-    assert_ok(at, 2)
+    assert_ok(at, 2, traces=False)
     assert url(at)["diagram"] == "1"
 
 
 def test_depth_view_with_filter_three():
     at = run(**{**SMALL_DEPTH, "s": "3", "depth_d": "9"})
-    assert_ok(at, 2)
+    assert_ok(at, 2, traces=False)
     assert url(at)["s"] == "3" and url(at)["depth_d"] == "9"

@@ -1,0 +1,36 @@
+"""Reads shared by the AppTest page tests: the Plotly figures a run drew, the query string, and the
+check that a run drew its charts without an exception or an error box."""
+
+import base64
+import json
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def assert_ok(at: AppTest, n_charts: int, *, traces: bool = True) -> list[dict]:
+    """No exception, no error box, `n_charts` charts (each with traces, when `traces`)."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    figures = charts(at)
+    assert len(figures) == n_charts
+    if traces:
+        for figure in figures:
+            assert figure["data"], "a chart without traces"
+    return figures
+
+
+def values(data) -> np.ndarray:
+    """A trace's x or y: Plotly sends numpy arrays as base64 typed arrays (`bdata`)."""
+    if isinstance(data, dict):
+        shape = [int(n) for n in str(data.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).reshape(shape)
+    return np.asarray(data)
+
+
+def url(at: AppTest) -> dict:
+    return {name: at.query_params[name] for name in at.query_params}
