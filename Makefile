@@ -18,6 +18,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/kernels.py
 	$(BIN)/python bench/spectra.py
+	$(BIN)/python bench/theory.py
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/pages.py
 

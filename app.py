@@ -19,6 +19,10 @@ PAGES = (
      "icon": ":material/account_tree:"},
     {"page": "Eigenstructure", "path": "pages/eigenstructure.py", "url": "eigenstructure",
      "icon": ":material/equalizer:"},
+    {"page": "Depth separation", "path": "pages/depth_separation.py", "url": "depth_separation",
+     "icon": ":material/radio_button_checked:"},
+    {"page": "Learning curves", "path": "pages/learning_curves.py", "url": "learning_curves",
+     "icon": ":material/trending_down:"},
 )
 
 PAPERS = (

@@ -15,7 +15,7 @@ For each page in `PAGES` and each repeat:
 The clock runs from `page.goto` until the page's ready selector is in the DOM: a Plotly chart with
 at least one trace drawn, or, for a page without charts (home), its title once Streamlit's script
 has finished. The table gives the median, min and max over repeats against the goals (cold at most
-`COLD_GOAL_S`, warm at most `WARM_GOAL_S`), and the median time at which Streamlit's script run had
+the page's goal in `PAGES`, warm at most `WARM_GOAL_S`), and the median time at which Streamlit's script run had
 finished on the server: what lies between that and the chart is the browser's share (a new context
 has an empty HTTP cache, so it loads and parses Plotly's bundle again). Speed goals live here,
 never in tests.
@@ -58,14 +58,17 @@ _RECORD_IDLE = """new MutationObserver((_, observer) => {
                                       observer.disconnect(); }
 }).observe(document, {subtree: true, childList: true, attributes: true});""" % IDLE
 
-# One line per page: name (for --pages), URL path, and what "rendered" means on it.
+# One line per page: name (for --pages), URL path, what "rendered" means on it, and its cold goal
+# in seconds (the issue that asked for the page set it: spectra 15 s, pages that train 30 s).
 PAGES = [
-    ("home", "/", SCRIPT_DONE),
-    ("eigenstructure", "/eigenstructure", CHART),
-    ("eigenstructure-sphere", "/eigenstructure?view=sphere", CHART),
+    ("home", "/", SCRIPT_DONE, 15.0),
+    ("eigenstructure", "/eigenstructure", CHART, 15.0),
+    ("eigenstructure-sphere", "/eigenstructure?view=sphere", CHART, 15.0),
+    ("depth_separation", "/depth_separation", CHART, 30.0),
+    ("learning_curves", "/learning_curves", CHART, 30.0),
+    ("learning_curves-theory", "/learning_curves?view=theory", CHART, 30.0),
 ]
 
-COLD_GOAL_S = 15.0
 WARM_GOAL_S = 2.0
 TIMEOUT_S = 300
 """Give up on a visit after this long (a page that errors never draws its chart)."""
@@ -166,7 +169,7 @@ def _summary(times: list[float], script: list[float], goal: float) -> list[str]:
         return ["-", "-", "-", "no data", "-"]
     median = float(np.median(times))
     return [f"{median:.2f}", f"{min(times):.2f}", f"{max(times):.2f}",
-            "yes" if median <= goal else "NO", f"{np.median(script):.2f}"]
+            f"{'yes' if median <= goal else 'NO'} (<= {goal:g} s)", f"{np.median(script):.2f}"]
 
 
 def main(argv=None) -> dict:
@@ -191,7 +194,7 @@ def main(argv=None) -> dict:
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as workdir:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         for repeat in range(args.repeats):
-            for name, path, ready in pages:
+            for name, path, ready, _ in pages:
                 cache_dir = tempfile.mkdtemp(prefix=f"cache-{name}-", dir=workdir)
                 log_path = os.path.join(workdir, f"server-{name}-{repeat}.log")
                 with _server(cache_dir, log_path) as base:
@@ -215,15 +218,15 @@ def main(argv=None) -> dict:
                 shutil.rmtree(cache_dir, ignore_errors=True)
         browser.close()
 
-    header = ["page", "URL", "cold median (s)", "cold min", "cold max", f"cold <= {COLD_GOAL_S:g} s",
+    header = ["page", "URL", "cold median (s)", "cold min", "cold max", "cold goal met",
               "cold script done", "warm median (s)", "warm min", "warm max",
               f"warm <= {WARM_GOAL_S:g} s", "warm script done", "new visitor median (s)",
               "new min", "new max", f"new <= {WARM_GOAL_S:g} s", "new script done"]
     rows = [[name, path,
-             *_summary(results[name]["cold"], results[name]["cold_script"], COLD_GOAL_S),
+             *_summary(results[name]["cold"], results[name]["cold_script"], cold_goal),
              *_summary(results[name]["warm"], results[name]["warm_script"], WARM_GOAL_S),
              *_summary(results[name]["new"], results[name]["new_script"], WARM_GOAL_S)]
-            for name, path, _ in pages]
+            for name, path, _, cold_goal in pages]
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))

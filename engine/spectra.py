@@ -384,8 +384,27 @@ def hypercube_eigenvalues(layers, d: int, kernel: str = "ntk", *,
     return _walsh_eigenvalues(layers, d, kernel, progress)[0]
 
 
-def _walsh_eigenvalues(layers, d, kernel, progress) -> tuple:
-    """`(lam, K(1, 1))` for `hypercube_eigenvalues` and `hypercube_spectrum`."""
+def hypercube_kernel_row(layers, d: int, kernel: str = "ntk", *,
+                         progress: Progress = None) -> np.ndarray:
+    """`row[X] = K(x_X, 1)` for every point `X = 0 .. 2^d - 1` of `{-1, +1}^d` (bit order as in
+    `hypercube_points`), float64 of shape `(2^d,)`.
+
+    For a kernel that depends on its inputs only through the products `x_i y_i` (`walsh_diagonal`;
+    else `ValueError`), this one row is the whole kernel: `K(x_X, x_Y) = row[X ^ Y]` (XOR of the
+    bit masks), so a Gram matrix on any points is a gather, and `walsh_hadamard(row) / 2^d` is the
+    spectrum (`hypercube_eigenvalues`). `row[0] = K(x, x)`.
+
+    >>> from engine.specs import mlp
+    >>> from engine.kernels import nngp_ntk
+    >>> row = hypercube_kernel_row(mlp(2), 3)
+    >>> x = hypercube_points(3)
+    >>> bool(np.allclose(nngp_ntk(mlp(2), x)[1], row[np.arange(8)[:, None] ^ np.arange(8)]))
+    True
+    """
+    return _walsh_row(layers, d, kernel, progress)
+
+
+def _walsh_row(layers, d, kernel, progress) -> np.ndarray:
     d = _check_cube_d(d)
     which = _check_kernel(kernel)
     plan = kernel_plan(layers, d, 2 ** d, 1)
@@ -395,7 +414,13 @@ def _walsh_eigenvalues(layers, d, kernel, progress) -> tuple:
                          "x_p y_q of different positions, not only on x_i y_i). Use "
                          f"hypercube_eigensystem_dense on d <= {MAX_DENSE_D} instead, or a "
                          "flatten readout.")
-    row = _kernel_row(plan, which, progress)
+    return _kernel_row(plan, which, progress)
+
+
+def _walsh_eigenvalues(layers, d, kernel, progress) -> tuple:
+    """`(lam, K(1, 1))` for `hypercube_eigenvalues` and `hypercube_spectrum`."""
+    d = _check_cube_d(d)
+    row = _walsh_row(layers, d, kernel, progress)
     diagonal = float(row[0])  # point 0 is the all-ones input: K(1, 1) = K(x, x) for every x
     lam = _walsh_hadamard_inplace(row)
     lam /= 2 ** d

@@ -11,6 +11,31 @@ train/validation/test MSE every `eval_every` steps and stopping a run early afte
 evaluations without a new best validation MSE. The reported test MSE is the one at the best
 validation evaluation (step 0, the untrained network, included).
 
+Two options change the model (`TrainSpec`):
+
+- `output="sigmoid"` puts a logistic link on the network's output, `f = sigmoid(g_theta(x))` with
+  `g_theta` the network of `engine.networks` (Safran & Lee's second sigmoidal layer,
+  `N(x) = sigma(v . h(x) + b)`); the loss above and every reported MSE use `f`.
+- `frozen=(k, ...)` holds weight layers at their initial values: weight layer `k` counts the
+  `dense`/`conv`/`local` layers from the input (the readout is the last). Their parameters are
+  cut out of the gradient (`lax.stop_gradient`, so neither their weight gradients nor, below the
+  lowest trained layer, any backward pass are computed) and their updates masked
+  (`where(trainable, new, old)`), so they end bit-identical to the initialisation, and the
+  optimizer's per-parameter state for them (Adam's moments, momentum) stays at zero. A random
+  first layer held fixed under a trained readout is a random-features model.
+
+Two optional outputs of `train_sweep`: `x_probe` gives `SweepResult.probe`, the model's outputs `f`
+on chosen inputs at each run's best validation evaluation (the network `test_mse` describes; the
+probe inputs join every evaluation's forward pass, and the program keeps the outputs of the best
+one), and `return_params=True` gives `SweepResult.params`, that network's weights and biases as
+one flat float32 vector per run (`unravel_params` turns it back into `engine.networks`
+parameters; the program keeps a copy of the best parameters). Without them the program is the
+same as before. `init_params` starts the runs from given parameters instead of `key`'s draws.
+
+A frozen head (weight layers `0..k-1` frozen, `k` trained, in a network without `conv`/`local`)
+is evaluated once per seed on every input, and the program trains the rest of the network on its
+outputs: identical results (the head's outputs never change), without the head in any step.
+
 How it runs:
 
 - One program per (architecture, width, optimizer, batch size, `eval_every`, buckets, shapes): each
@@ -47,7 +72,7 @@ How it runs:
   overflowed numbers.
 
 Everything trains in float32 (inputs and parameters, whatever `jax_enable_x64` says); results are
-numpy float64.
+numpy float64 (parameters stay float32).
 
 >>> import jax, numpy as np, engine
 >>> from engine.training import TrainSpec, train_sweep
@@ -65,6 +90,10 @@ References:
     Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR.
     Prechelt (1998), "Early Stopping - But When?", Neural Networks: Tricks of the Trade.
     Novak et al. (2020), "Neural Tangents", ICLR (the NTK parameterisation of `engine.networks`).
+    Rahimi & Recht (2007), "Random Features for Large-Scale Kernel Machines", NeurIPS (frozen
+    random layers).
+    Safran & Lee (2022), "Optimization-Based Separations for Neural Networks", COLT,
+    arXiv:2112.02393 (a frozen random sigmoid layer under a trained sigmoid unit).
 """
 
 from __future__ import annotations
@@ -81,12 +110,16 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from engine.activations import activation_fn
 from engine.networks import apply, hidden_weight_layers, init
-from engine.specs import Conv, Dense, Flatten, parse_layers, signal_lengths
+from engine.specs import (Activation, Conv, Dense, Flatten, is_spatial, parse_layers,
+                          signal_lengths)
 
-__all__ = ["OPTIMIZERS", "SweepResult", "TrainSpec", "estimate_cost", "train_sweep"]
+__all__ = ["OPTIMIZERS", "OUTPUTS", "SweepResult", "TrainSpec", "estimate_cost", "ravel_params",
+           "train_sweep", "unravel_params"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
+OUTPUTS = ("linear", "sigmoid")  # the link between the network and the loss (`TrainSpec.output`)
 DIVERGENCE_FACTOR = 1e6  # a loss above this times the initial training MSE counts as diverged
 _BATCH_STREAM = 2 ** 32 - 1  # fold_in index of the minibatch stream; seeds stay below 2**31
 _MAX_SEED = 2 ** 31
@@ -131,6 +164,12 @@ class TrainSpec:
             MSE (strictly lower); 0 never stops early.
         width: channels of every hidden weight layer, or one entry per hidden weight layer (channels
             growing with depth for multichanneling), as `engine.networks.init` takes it.
+        frozen: weight layers held at their initial values (weights and biases), as 0-based
+            indices over the `dense`/`conv`/`local` layers from the input; the readout is the last
+            index. `(0,)` under one hidden layer is a random-features model. Indices are checked
+            against the architecture by `train_sweep` and `estimate_cost`.
+        output: `"linear"` (the network's output is the prediction) or `"sigmoid"` (the
+            prediction is `sigmoid` of it, in the loss and in every reported MSE).
 
     The scales `w_std`, `b_std` belong to the layers, not here.
     """
@@ -142,11 +181,24 @@ class TrainSpec:
     eval_every: int = 50
     patience: int = 10
     width: int | tuple = 64
+    frozen: tuple = ()
+    output: str = "linear"
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; use one of "
                              f"{', '.join(OPTIMIZERS)}.")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"Unknown output {self.output!r}; use one of {', '.join(OUTPUTS)}.")
+        frozen = self.frozen
+        if isinstance(frozen, (str, bytes, dict)) or not isinstance(frozen, Iterable):
+            raise ValueError(f"frozen must be a sequence of weight-layer indices, e.g. (0,), got "
+                             f"{frozen!r}.")
+        frozen = tuple(_whole(k, "frozen entries", 0) for k in frozen)
+        if len(set(frozen)) != len(frozen):
+            raise ValueError(f"frozen lists a layer more than once ({list(frozen)}); give each "
+                             "index once.")
+        object.__setattr__(self, "frozen", tuple(sorted(frozen)))
         lr = self.learning_rate
         if (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr)
                 or lr <= 0):
@@ -180,6 +232,11 @@ class SweepResult:
     stopped. `buckets` lists the sample sizes trained together in one masked block (see the module
     docstring), `batch_runs` how many of a bucket's runs one device vmaps together, and `devices`
     the number of devices the runs were sharded over.
+
+    `probe` (with `x_probe`) holds the model's outputs, after the output link, on the probe inputs
+    at the best validation evaluation (NaN where diverged); `params` (with `return_params=True`)
+    that network's parameters, one flat float32 vector of `P` entries per run (`unravel_params`).
+    Both are None otherwise.
     """
 
     sizes: np.ndarray  # (N,)
@@ -195,6 +252,8 @@ class SweepResult:
     buckets: tuple = ()
     batch_runs: tuple = ()
     devices: int = 1
+    probe: np.ndarray | None = None  # (S, N, n_probe) float64
+    params: np.ndarray | None = None  # (S, N, P) float32
 
 
 # --- Cost model ----------------------------------------------------------------------------------
@@ -253,35 +312,69 @@ def _widths(arch: tuple, width) -> tuple:
     return tuple(width)
 
 
+def _check_frozen(arch: tuple, frozen: tuple) -> tuple:
+    """`frozen` checked against the architecture's weight layers."""
+    count = sum(isinstance(layer, (Dense, Conv)) for layer in arch)
+    bad = [k for k in frozen if k >= count]
+    if bad:
+        raise ValueError(f"frozen names weight layer(s) {bad}, but the architecture has {count} "
+                         f"weight layer(s), indexed 0 to {count - 1} from the input (the readout "
+                         f"is {count - 1}); use indices in that range.")
+    return frozen
+
+
+def _train_macs(costs: list, frozen: tuple) -> float:
+    """The multiply-adds of one forward pass weighted by what a training step does with each
+    weight layer, in units of the 6 flops per multiply-add of a trained layer (forward, weight
+    gradient, input gradient): a frozen layer costs its forward pass (2), plus the input gradient
+    (2) when a trained layer lies below it; none is computed below the lowest trained layer."""
+    total, below = 0.0, False
+    for k, (macs, _, _) in enumerate(costs):
+        if k in frozen:
+            total += macs * (2.0 + 2.0 * below) / 6.0
+        else:
+            total += macs
+            below = True
+    return total
+
+
 def _bucket_seconds(macs: int, weight_layers: int, train: TrainSpec, runs: int, rows: int,
-                    eval_rows: int) -> float:
+                    eval_rows: int, train_macs: float | None = None) -> float:
     """Seconds, compilation included, for one bucket of `runs` runs (on one device) on `rows` rows
     each, evaluated on `rows` plus `eval_rows` more inputs: 6 flops per multiply-add and row of a
-    step (forward and backward) and 2 per evaluated input at `_FLOPS_PER_SECOND`, a fixed
-    `_SECONDS_PER_STEP` a step, and `_COMPILE_PER_LAYER` per weight layer."""
+    step (forward and backward; `train_macs` of them, `macs` by default, see `_train_macs`) and 2
+    per evaluated input at `_FLOPS_PER_SECOND`, a fixed `_SECONDS_PER_STEP` a step, and
+    `_COMPILE_PER_LAYER` per weight layer."""
     evals = train.steps / train.eval_every
-    flops = runs * macs * (6.0 * train.steps * (train.batch_size or rows)
-                           + 2.0 * evals * (rows + eval_rows))
+    train_macs = macs if train_macs is None else train_macs
+    flops = runs * (6.0 * train_macs * train.steps * (train.batch_size or rows)
+                    + 2.0 * macs * evals * (rows + eval_rows))
     return (flops / _FLOPS_PER_SECOND + train.steps * _SECONDS_PER_STEP
             + _COMPILE_PER_LAYER * weight_layers)
 
 
 def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec, *,
-                  sizes: Sequence[int] | None = None, n_eval: int | None = None) -> float:
+                  sizes: Sequence[int] | None = None, n_eval: int | None = None,
+                  n_probe: int = 0) -> float:
     """Rough wall-clock seconds of a sweep of `runs` runs on the reference CPU (2 cores, one
     device), compilation included, before any work. For one bucket of runs on `rows` rows each:
 
-        flops   = runs * macs * (6 * steps * step_rows
-                                 + 2 * (steps / eval_every) * (rows + n_eval))
+        flops   = runs * (6 * train_macs * steps * step_rows
+                          + 2 * macs * (steps / eval_every) * (rows + n_eval))
         seconds = flops / 6e10 + steps * 2.5e-5 + 0.15 * weight_layers
 
     plus 1 s for the sweep. `macs` is the multiply-adds of one forward pass on one input, a
     training step costs about 6 flops per multiply-add and row (forward and backward) on
-    `step_rows` (`batch_size`, or `rows` for full batch), and an evaluation 2 per input. Without
+    `step_rows` (`batch_size`, or `rows` for full batch), and an evaluation 2 per input.
+    `train_macs` is `macs` unless `train.frozen` holds layers: a frozen layer's forward pass
+    costs 2 flops per multiply-add and its backward pass 2 more, only when a trained layer lies
+    below it; a frozen head (frozen layers from the input on, in a network without `conv`/`local`)
+    leaves the step altogether and costs one forward pass on every input instead. Without
     `sizes`, all runs are one bucket at `n_max` rows: an upper bound for full batch, where smaller
     sizes compute fewer rows. With `sizes` (the sweep's sample sizes, `runs` spread evenly over
-    them) the estimate follows the buckets `train_sweep` would choose. `n_eval` is the number of
-    validation plus test inputs (default `2 * n_max`).
+    them) the estimate follows the buckets `train_sweep` would choose.
+    `n_eval` is the number of validation plus test inputs (default `2 * n_max`); `n_probe` the
+    number of probe inputs (`x_probe`), evaluated with them.
 
     The constants were fitted by `bench/training.py` on the reference CPU; early stopping can only
     make a sweep faster. Expect a factor of 2 either way, and scale by the machine's speed
@@ -302,18 +395,33 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
     n_max = _whole(n_max, "n_max", 1)
     runs = _whole(runs, "runs", 1)
     n_eval = 2 * n_max if n_eval is None else _whole(n_eval, "n_eval", 0)
+    n_probe = _whole(n_probe, "n_probe", 0)
     widths = _widths(arch, train.width)
+    frozen = _check_frozen(arch, train.frozen)
+    extra = 0.0
+    n_eval += n_probe  # probe inputs join every evaluation
+    stage = _split_frozen_head(arch, d, widths, frozen)
+    if stage is not None:  # the head runs once on every input; the program trains the rest
+        full_macs = _macs_per_sample(arch, d, widths)
+        arch, d, widths, frozen = stage.arch, stage.d, stage.widths, stage.frozen
+        head_macs = full_macs - _macs_per_sample(arch, d, widths)
+        extra += (2.0 * runs * (n_max + n_eval) * head_macs / _FLOPS_PER_SECOND
+                  + _COMPILE_PER_LAYER * stage.weight_layers)
+    costs = _layer_costs(arch, d, widths)
     macs = _macs_per_sample(arch, d, widths)
-    weight_layers = len(_layer_costs(arch, d, widths))
+    train_macs = _train_macs(costs, frozen)
+    weight_layers = len(costs)
     if sizes is None:
-        return _bucket_seconds(macs, weight_layers, train, runs, n_max, n_eval) + _COMPILE_SECONDS
+        return (_bucket_seconds(macs, weight_layers, train, runs, n_max, n_eval, train_macs)
+                + _COMPILE_SECONDS + extra)
     sizes = [_whole(n, "sizes entries", 1) for n in sizes]
     if not sizes or sizes != sorted(set(sizes)) or sizes[-1] > n_max:
         raise ValueError(f"sizes must be increasing and at most n_max = {n_max}, got {sizes}.")
     seeds = -(-runs // len(sizes))
-    buckets = _plan_buckets(sizes, macs, weight_layers, seeds, 1, n_eval, train)
-    return _COMPILE_SECONDS + sum(
-        _bucket_seconds(macs, weight_layers, train, seeds * len(b), sizes[b[-1]], n_eval)
+    buckets = _plan_buckets(sizes, macs, weight_layers, seeds, 1, n_eval, train, train_macs)
+    return _COMPILE_SECONDS + extra + sum(
+        _bucket_seconds(macs, weight_layers, train, seeds * len(b), sizes[b[-1]], n_eval,
+                        train_macs)
         for b in buckets)
 
 
@@ -321,7 +429,8 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
 
 
 def _plan_buckets(sizes: Sequence[int], macs: int, weight_layers: int, n_seeds: int,
-                  n_devices: int, eval_rows: int, train: TrainSpec) -> tuple:
+                  n_devices: int, eval_rows: int, train: TrainSpec,
+                  train_macs: float | None = None) -> tuple:
     """Partition `sizes` (increasing) into consecutive buckets, each padded to its largest size,
     minimising the estimated time on one device, compilation included (`_bucket_seconds` of each
     bucket's share of runs; dynamic programming over the cut points)."""
@@ -329,7 +438,8 @@ def _plan_buckets(sizes: Sequence[int], macs: int, weight_layers: int, n_seeds: 
 
     def cost(i, j):  # the bucket sizes[i:j]
         runs = -(-n_seeds * (j - i) // n_devices)
-        return _bucket_seconds(macs, weight_layers, train, runs, sizes[j - 1], eval_rows)
+        return _bucket_seconds(macs, weight_layers, train, runs, sizes[j - 1], eval_rows,
+                               train_macs)
 
     best = [0.0] + [math.inf] * count
     cut = [0] * (count + 1)
@@ -374,19 +484,40 @@ def _optimizer(name: str, learning_rate) -> optax.GradientTransformation:
     return optax.sgd(learning_rate)
 
 
-def _mse(arch: tuple, params, x, y, n):
+def _link(output: str) -> Callable:
+    """The output link of `TrainSpec.output`: identity, or the logistic sigmoid."""
+    return jax.nn.sigmoid if output == "sigmoid" else (lambda z: z)
+
+
+def _mse(arch: tuple, params, x, y, n, link: Callable = lambda z: z):
     """Mean square error over the first `n` rows of `x` (rows at and after `n` are masked out)."""
-    r = apply(arch, params, x) - y
+    r = link(apply(arch, params, x)) - y
     mask = jnp.arange(x.shape[0]) < n
     return jnp.sum(jnp.where(mask, r * r, 0.0)) / n.astype(r.dtype)
 
 
+def _trainable_mask(arch: tuple, d: int, widths: tuple, frozen: tuple) -> np.ndarray:
+    """`(P,)` bool over the flat parameters: False for the weights and biases of frozen layers."""
+    shapes = jax.eval_shape(lambda: init(arch, d, key=jax.random.PRNGKey(0), width=widths,
+                                         dtype=jnp.float32))
+    weight_layers = [p for p in shapes if p]
+    return np.concatenate([np.full(math.prod(leaf.shape), k not in frozen)
+                           for k, pair in enumerate(weight_layers) for leaf in pair])
+
+
 @functools.lru_cache(maxsize=16)
 def _program(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: int, eval_every: int,
-              mesh: Mesh, shared_test: bool, batches: tuple):
+             mesh: Mesh, shared_test: bool, batches: tuple, frozen: tuple = (),
+             output: str = "linear", keep_best: bool = False):
     """The training program, jitted over a tuple of buckets (each a dict of per-run arrays with a
     leading run axis, sharded over `mesh`; `batches[g]` runs of bucket `g` vmapped together, in a
     `lax.map` over the device's share). Cached on everything static; jit caches shapes.
+
+    `frozen` layers enter the loss through `lax.stop_gradient` and their updates are masked;
+    `output` is the link between the network and the loss; `keep_best` carries a copy of the
+    parameters at the best validation evaluation in the state (`best_params`). Probe inputs
+    (`xp`, in the shared test dict or per run) join the evaluation's forward pass, and their
+    outputs at the best evaluation are kept (`best_probe`).
 
     It takes `eval_every` steps (unless `hyper["train"]` is false: the first call only evaluates,
     at step 0), then evaluates at step `hyper["at"]` and updates the early-stopping bookkeeping.
@@ -400,34 +531,62 @@ def _program(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: int
     runs = PartitionSpec("runs")
     rep = PartitionSpec()
     unravel = _unravel(arch, d, widths)
+    link = _link(output)
+    trainable = _trainable_mask(arch, d, widths, frozen) if frozen else None
+
+    def unravel_for_loss(flat):
+        """Parameters for the loss: frozen layers cut out of the gradient, so their weight
+        gradients (and the backward pass below the lowest trained layer) are never computed."""
+        params = unravel(flat)
+        if not frozen:
+            return params
+        out, k = [], 0
+        for p in params:
+            if p:  # a weight layer, the k-th from the input
+                p = tuple(jax.lax.stop_gradient(a) for a in p) if k in frozen else p
+                k += 1
+            out.append(p)
+        return tuple(out)
 
     def evaluate(params, data, test):
-        """Training (first `n` rows), validation and test MSE, from one forward pass."""
+        """Training (first `n` rows), validation and test MSE, and the outputs on the probe
+        inputs (None without them), from one forward pass."""
         xt, yt = (test["xt"], test["yt"]) if shared_test else (data["xt"], data["yt"])
-        rows, n_val = data["x"].shape[0], data["xv"].shape[0]
-        out = apply(arch, unravel(params), jnp.concatenate([data["x"], data["xv"], xt]))
-        r2 = (out - jnp.concatenate([data["y"], data["yv"], yt])) ** 2
+        xp = test.get("xp", data.get("xp"))
+        rows, n_val, n_test = data["x"].shape[0], data["xv"].shape[0], xt.shape[0]
+        inputs = [data["x"], data["xv"], xt] + ([] if xp is None else [xp])
+        out = link(apply(arch, unravel(params), jnp.concatenate(inputs)))
+        end = rows + n_val + n_test
+        r2 = (out[:end] - jnp.concatenate([data["y"], data["yv"], yt])) ** 2
         mask = jnp.arange(rows) < data["n"]
         train = jnp.sum(jnp.where(mask, r2[:rows], 0.0)) / data["n"].astype(f32)
-        return train, jnp.mean(r2[rows:rows + n_val]), jnp.mean(r2[rows + n_val:])
+        probe = None if xp is None else out[end:]
+        return train, jnp.mean(r2[rows:rows + n_val]), jnp.mean(r2[rows + n_val:]), probe
 
     def step_run(state, data, key, hyper, t):
         opt = _optimizer(optimizer, hyper["lr"])
         x, y, n = data["x"], data["y"], data["n"]
 
         def loss_fn(flat):
-            params = unravel(flat)
+            params = unravel_for_loss(flat)
             if batch_size:
                 stream = jax.random.fold_in(jax.random.fold_in(key, _BATCH_STREAM), data["seed"])
                 k = jax.random.fold_in(jax.random.fold_in(stream, n), t)
                 idx = jax.random.randint(k, (batch_size,), 0, n)
-                r = apply(arch, params, x[idx]) - y[idx]
+                r = link(apply(arch, params, x[idx])) - y[idx]
                 return jnp.mean(r * r)
-            return _mse(arch, params, x, y, n)
+            return _mse(arch, params, x, y, n, link)
 
         loss, grads = jax.value_and_grad(loss_fn)(state["params"])
         updates, new_opt = opt.update(grads, state["opt"], state["params"])
         new_params = state["params"] + updates
+        if frozen:
+            # Their gradients are zero already; masking makes "unchanged" exact (p + 0.0 would
+            # turn -0.0 into +0.0) and keeps their optimizer state as it was.
+            new_params = jnp.where(trainable, new_params, state["params"])
+            new_opt = jax.tree.map(
+                lambda old, new: jnp.where(trainable, new, old) if new.shape == trainable.shape
+                else new, state["opt"], new_opt)
         live = ~state["frozen"] & ~state["diverged"] & (t < hyper["steps"])
         bad = live & ~(jnp.isfinite(loss) & (loss <= DIVERGENCE_FACTOR * state["ref"]))
         take = live & ~bad
@@ -442,7 +601,7 @@ def _program(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: int
 
     def eval_run(state, data, test, hyper):
         at = hyper["at"]
-        train, val, tst = evaluate(state["params"], data, test)
+        train, val, tst, probe = evaluate(state["params"], data, test)
         # The reference for divergence is the initial training MSE (tiny floor: a perfect start).
         ref = jnp.where(at == 0, jnp.maximum(train, jnp.finfo(f32).tiny), state["ref"])
         live = ~state["frozen"] & ~state["diverged"]
@@ -458,6 +617,10 @@ def _program(arch: tuple, d: int, widths: tuple, optimizer: str, batch_size: int
                  "best_train": jnp.where(better, train, state["best_train"]),
                  "best_test": jnp.where(better, tst, state["best_test"]),
                  "best_step": jnp.where(better, at, state["best_step"])}
+        if keep_best:
+            state["best_params"] = jnp.where(better, state["params"], state["best_params"])
+        if probe is not None:
+            state["best_probe"] = jnp.where(better, probe, state["best_probe"])
         return state, (train, val, tst)
 
     def chunk_local(states, datas, test, key, hyper):
@@ -502,6 +665,105 @@ def _ravel(params) -> np.ndarray:
     """Every weight and bias of one network, in `jax.tree.leaves` order, as one float32 vector."""
     return np.concatenate([np.asarray(leaf, np.float32).ravel()
                            for leaf in jax.tree.leaves(params)])
+
+
+def ravel_params(params) -> np.ndarray:
+    """The parameters of one network (`engine.networks.init`) as the flat float32 vector a sweep
+    trains: every weight and bias, layer by layer from the input, `W` before `b`, each in C order.
+
+    Run `s` of a sweep starts from `ravel_params(init(layers, d, key=jax.random.fold_in(key,
+    seeds[s]), width=width))`.
+    """
+    return _ravel(params)
+
+
+def unravel_params(layers: Iterable[Any], d: int, width, flat) -> tuple:
+    """The inverse of `ravel_params`: a flat vector (e.g. a row of `SweepResult.params`) to the
+    parameter tuple `engine.networks.apply` takes, for `layers` on `d` inputs at `width`.
+
+    >>> import jax, numpy as np, engine
+    >>> params = engine.networks.init(engine.mlp(1), 3, key=jax.random.PRNGKey(0), width=4)
+    >>> back = unravel_params(engine.mlp(1), 3, 4, ravel_params(params))
+    >>> all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(back)))
+    True
+    """
+    arch = parse_layers(layers)
+    d = _whole(d, "d", 1)
+    signal_lengths(arch, d)
+    widths = _widths(arch, TrainSpec(width=width).width)
+    # jax arrays (also traced ones, to differentiate through) stay as they are
+    flat = flat if isinstance(flat, jax.Array) else np.asarray(flat, np.float32)
+    size = _unravel_size(arch, d, widths)
+    if flat.shape != (size,):
+        raise ValueError(f"flat must have shape ({size},) for this architecture, d = {d} and "
+                         f"width {width!r}, got {flat.shape}.")
+    return tuple(tuple(jnp.asarray(a) for a in p)
+                 for p in _unravel(arch, d, widths)(flat))
+
+
+# --- A frozen head, evaluated once ----------------------------------------------------------------
+
+_PRECOMPUTE_FROZEN_HEAD = True  # tests switch it off to compare with the masked-gradient path
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stage:
+    """The trained part of a network whose first `weight_layers` weight layers are frozen: `arch`
+    is `layers[layers:]` on inputs of `d` features (the head's output channels), with hidden
+    `widths` and the remaining `frozen` indices; the head's parameters are the first `size`
+    entries of the flat vector."""
+    layers: int
+    weight_layers: int
+    size: int
+    arch: tuple
+    d: int
+    widths: tuple
+    frozen: tuple
+
+
+def _split_frozen_head(arch: tuple, d: int, widths: tuple, frozen: tuple) -> _Stage | None:
+    """The split of a vector network (no `conv`/`local`) whose weight layers `0..k-1` are frozen
+    and `k` is trained, at the layer before weight layer `k`; None when there is no such head (or
+    `_PRECOMPUTE_FROZEN_HEAD` is off). Its outputs do not change during training, so computing
+    them once removes the head from every step, forward and backward."""
+    if not _PRECOMPUTE_FROZEN_HEAD or is_spatial(arch):
+        return None
+    weight_at = [i for i, layer in enumerate(arch) if isinstance(layer, (Dense, Conv))]
+    k = 0
+    while k < len(weight_at) and k in frozen:
+        k += 1
+    if k == 0 or k == len(weight_at):
+        return None
+    cut = weight_at[k]
+    size = sum(a * b + b for a, b in zip((d,) + widths[:k - 1], widths[:k]))
+    return _Stage(layers=cut, weight_layers=k, size=size, arch=arch[cut:], d=widths[k - 1],
+                  widths=widths[k:], frozen=tuple(j - k for j in frozen if j >= k))
+
+
+@functools.lru_cache(maxsize=16)
+def _head_program(head: tuple, d: int, widths: tuple):
+    """Outputs `(R, m, C)` of a frozen head (dense layers and activations, the formulas of
+    `engine.networks`) for `(R, size)` flat head parameters on `(R, m, d)` inputs, run by run."""
+    shapes, fan_in = [], d
+    for width in widths:
+        shapes += [(fan_in, width), (width,)]
+        fan_in = width
+    offsets = np.cumsum([0] + [math.prod(shape) for shape in shapes]).tolist()
+
+    def one(args):
+        flat, h = args
+        pieces = iter(flat[a:b].reshape(shape)
+                      for a, b, shape in zip(offsets[:-1], offsets[1:], shapes))
+        for layer in head:
+            if isinstance(layer, Dense):
+                w, b = next(pieces), next(pieces)
+                h = layer.w_std / math.sqrt(w.shape[0]) * jnp.matmul(h, w) + layer.b_std * b[None]
+            elif isinstance(layer, Activation):
+                h = activation_fn(layer.fn)(h)
+            # `flatten` on vectors changes nothing
+        return h
+
+    return jax.jit(lambda flats, xs: jax.lax.map(one, (flats, xs)))
 
 
 # --- Validation ----------------------------------------------------------------------------------
@@ -570,6 +832,33 @@ def _check_data(x_train, y_train, x_val, y_val, x_test, y_test, sizes) -> tuple:
     return x, y, xv, yv, xt, yt, sizes
 
 
+def _unravel_size(arch: tuple, d: int, widths: tuple) -> int:
+    """Number of parameters `P` of the flat vector."""
+    shapes = jax.eval_shape(lambda: init(arch, d, key=jax.random.PRNGKey(0), width=widths,
+                                         dtype=jnp.float32))
+    return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(shapes))
+
+
+def _check_init(init_params, s_count: int, size: int) -> np.ndarray:
+    flat = _array(init_params, "init_params", (2,), f"(S, P) = ({s_count}, {size})")
+    if flat.shape != (s_count, size):
+        raise ValueError(f"init_params must have shape (S, P) = ({s_count}, {size}) (one flat "
+                         f"parameter vector per seed, as ravel_params gives), got {flat.shape}.")
+    _check_finite(flat, "init_params", "it")
+    return flat
+
+
+def _check_probe(x_probe, s_count: int, d: int) -> np.ndarray | None:
+    if x_probe is None:
+        return None
+    xp = _array(x_probe, "x_probe", (2, 3), f"(n_probe, {d}) or ({s_count}, n_probe, {d})")
+    if xp.shape[-1] != d or xp.shape[-2] < 1 or (xp.ndim == 3 and xp.shape[0] != s_count):
+        raise ValueError(f"x_probe must have shape (n_probe, {d}) (shared by all runs) or "
+                         f"({s_count}, n_probe, {d}) (one per seed), got {xp.shape}.")
+    _check_finite(xp, "x_probe", "it")
+    return xp
+
+
 def _check_devices(devices) -> tuple:
     if devices is None:
         return tuple(jax.local_devices())
@@ -607,7 +896,8 @@ _SUMMARY = {"best_train": np.float64, "best_test": np.float64, "best_step": np.i
 def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y_test, *,
                 sizes: Sequence[int], train: TrainSpec, key, progress: Callable | None = None,
                 devices: Sequence[Any] | None = None, seeds: Sequence[int] | None = None,
-                buckets: Sequence[Sequence[int]] | None = None) -> SweepResult:
+                buckets: Sequence[Sequence[int]] | None = None, x_probe=None,
+                return_params: bool = False, init_params=None) -> SweepResult:
     """Train `layers` on every (seed, sample size) pair; one compiled program for the grid.
 
     Args:
@@ -630,6 +920,14 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
         buckets: sizes trained together in one vmapped block, padded and masked to the largest,
             as consecutive groups of `sizes` (e.g. `[[16, 32], [64]]`); None lets the cost model
             choose (module docstring). Results do not depend on it beyond float32 rounding.
+        x_probe: `(n_probe, d)` inputs shared by every run, or `(S, n_probe, d)`, one set per seed:
+            `SweepResult.probe` then holds each run's outputs on them (after `train.output`'s
+            link) at its best validation evaluation. None (the default) costs nothing.
+        return_params: whether `SweepResult.params` holds each run's flat parameters at its best
+            validation evaluation (`unravel_params` turns a row back into a network).
+        init_params: `(S, P)` flat initial parameters, one row per seed (`ravel_params` of an
+            `engine.networks.init` result), instead of the draws from `key`; minibatch indices
+            still come from `key` and `seeds`.
 
     Returns:
         A `SweepResult` with numpy arrays (float64 for errors).
@@ -648,6 +946,11 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
                          "seed; use a smaller batch_size, or 0 for full batch.")
     seed_ids = _check_seeds(seeds, s_count)
     devices = _check_devices(devices)
+    frozen = _check_frozen(arch, train.frozen)
+    xp = _check_probe(x_probe, s_count, d)
+    if not isinstance(return_params, (bool, np.bool_)):
+        raise ValueError(f"return_params must be True or False, got {return_params!r}.")
+    keep_best = bool(return_params)
     try:
         jax.random.fold_in(key, 0)
     except Exception:
@@ -657,20 +960,52 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     mesh = Mesh(np.asarray(devices), ("runs",))
     n_dev = len(devices)
     shared_test = xt.ndim == 2
+    stage = _split_frozen_head(arch, d, widths, frozen)
     if buckets is None:
-        costs = _layer_costs(arch, d, widths)
+        trained = (arch, d, widths, frozen) if stage is None else (stage.arch, stage.d,
+                                                                     stage.widths, stage.frozen)
+        costs = _layer_costs(*trained[:3])
         buckets = _plan_buckets(sizes.tolist(), sum(c[0] for c in costs), len(costs), s_count,
-                                n_dev, xv.shape[1] + xt.shape[-2], train)
+                                n_dev, xv.shape[1] + xt.shape[-2], train,
+                                _train_macs(costs, trained[3]))
     else:
         buckets = _check_buckets(buckets, sizes)
 
     # Seed s's network from `init` (one compiled program per architecture, whatever the sweep's
     # shapes), as one flat float32 vector.
-    flat = np.stack([_ravel(init(arch, d, key=jax.random.fold_in(key, int(seed)), width=widths,
-                                 dtype=jnp.float32)) for seed in seed_ids])
-    opt_shapes = jax.eval_shape(_optimizer(train.optimizer, train.learning_rate).init,
-                                jax.ShapeDtypeStruct(flat.shape[1:], np.float32))
+    if init_params is None:
+        flat = np.stack([_ravel(init(arch, d, key=jax.random.fold_in(key, int(seed)),
+                                     width=widths, dtype=jnp.float32)) for seed in seed_ids])
+    else:
+        flat = _check_init(init_params, s_count, _unravel_size(arch, d, widths))
     steps, every = train.steps, train.eval_every
+
+    # A frozen head (the frozen weight layers nearest the input) is evaluated once per seed; the
+    # program then trains the rest of the network on its outputs (module docstring).
+    if stage is not None:
+        head_prog = _head_program(arch[:stage.layers], d, widths[:stage.weight_layers])
+        head_params = jax.device_put(flat[:, :stage.size], devices[0])
+
+        def featurize(inputs, seeds_of=None):  # (S or runs, m, d) -> (S or runs, m, C)
+            params = head_params if seeds_of is None else head_params[seeds_of]
+            return np.asarray(head_prog(params, jax.device_put(inputs, devices[0])))
+
+        # validation, test and probe inputs of each seed in one call (one compiled shape)
+        per_seed = [xv, np.broadcast_to(xt, (s_count, *xt.shape[-2:])) if shared_test else xt]
+        if xp is not None:
+            per_seed.append(np.broadcast_to(xp, (s_count, *xp.shape[-2:])) if xp.ndim == 2
+                            else xp)
+        cuts = np.cumsum([a.shape[1] for a in per_seed])[:-1]
+        xv, xt, *rest = np.split(featurize(np.concatenate(per_seed, axis=1)), cuts, axis=1)
+        xp = rest[0] if rest else None
+        yt = np.broadcast_to(yt, (s_count, yt.shape[-1])) if shared_test else yt
+        shared_test = False  # features differ from seed to seed
+        t_arch, t_d, t_widths, t_frozen = stage.arch, stage.d, stage.widths, stage.frozen
+        t_flat = flat[:, stage.size:]
+    else:
+        t_arch, t_d, t_widths, t_frozen, t_flat = arch, d, widths, frozen, flat
+    opt_shapes = jax.eval_shape(_optimizer(train.optimizer, train.learning_rate).init,
+                                jax.ShapeDtypeStruct(t_flat.shape[1:], np.float32))
 
     # Per-bucket arrays, run r = (seed, size) seed-major, padded with frozen copies of run 0.
     datas, states, run_index, batches = [], [], [], []
@@ -687,13 +1022,17 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
         bx[beyond] = 0.0  # rows at and after n: zeros, and masked out of the loss
         by[beyond] = 0.0
         real = np.arange(runs) < len(pairs)
+        if stage is not None:
+            bx = featurize(bx, seed_of)  # rows beyond n still masked out of the loss
         data = {"x": bx, "y": by, "n": n_of, "seed": seed_ids[seed_of].astype(np.int32),
                 "xv": xv[seed_of], "yv": yv[seed_of]}
         if not shared_test:
             data["xt"], data["yt"] = xt[seed_of], yt[seed_of]
+        if xp is not None and xp.ndim == 3:
+            data["xp"] = xp[seed_of]
         datas.append(data)
         states.append({
-            "params": flat[seed_of],
+            "params": t_flat[seed_of],
             # the optimiser's state starts at zero (as `init` makes it for Adam and SGD, with or
             # without momentum)
             "opt": jax.tree.map(lambda a: np.zeros((runs, *a.shape), a.dtype), opt_shapes),
@@ -702,23 +1041,29 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
             "best_val": np.full(runs, np.inf, np.float32),
             "best_train": np.full(runs, np.nan, np.float32),
             "best_test": np.full(runs, np.nan, np.float32),
-            "best_step": np.zeros(runs, np.int32), "wait": np.zeros(runs, np.int32)})
+            "best_step": np.zeros(runs, np.int32), "wait": np.zeros(runs, np.int32),
+            **({"best_params": t_flat[seed_of]} if keep_best else {}),
+            **({"best_probe": np.full((runs, xp.shape[-2]), np.nan, np.float32)}
+               if xp is not None else {})})
         run_index.append(pairs)
-        batches.append(_runs_per_batch(arch, d, widths, train.batch_size or rows, runs // n_dev,
-                                       devices[0].platform))
+        batches.append(_runs_per_batch(t_arch, t_d, t_widths, train.batch_size or rows,
+                                       runs // n_dev, devices[0].platform))
     batches = tuple(batches)
 
     run_sharding = NamedSharding(mesh, PartitionSpec("runs"))
     replicated = NamedSharding(mesh, PartitionSpec())
     datas = jax.device_put(tuple(datas), run_sharding)
     states = jax.device_put(tuple(states), run_sharding)
-    test = jax.device_put({"xt": xt, "yt": yt} if shared_test else {}, replicated)
+    test = {"xt": xt, "yt": yt} if shared_test else {}
+    if xp is not None and xp.ndim == 2:
+        test["xp"] = xp
+    test = jax.device_put(test, replicated)
     key = jax.device_put(key, replicated)
     hyper = {"lr": np.float32(train.learning_rate), "steps": np.int32(steps),
              "patience": np.int32(train.patience), "t0": np.int32(0), "at": np.int32(0),
              "train": np.bool_(False)}
-    chunk = _program(arch, d, widths, train.optimizer, train.batch_size, every, mesh, shared_test,
-                     batches)
+    chunk = _program(t_arch, t_d, t_widths, train.optimizer, train.batch_size, every, mesh,
+                     shared_test, batches, t_frozen, train.output, keep_best)
 
     n_chunks = -(-steps // every)
     eval_steps = np.minimum(np.arange(n_chunks + 1) * every, steps)
@@ -736,6 +1081,10 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     if progress is not None:
         progress(steps, steps)
     final = jax.device_get([{name: state[name] for name in _SUMMARY} for state in states])
+    if keep_best:
+        best = jax.device_get([state["best_params"] for state in states])
+    if xp is not None:
+        best_probe = jax.device_get([state["best_probe"] for state in states])
 
     n_sizes, n_evals = len(sizes), n_chunks + 1
     curves = np.full((3, s_count, n_sizes, n_evals), np.nan)
@@ -756,10 +1105,24 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     curves[np.broadcast_to(blank, curves.shape)] = np.nan
     test_mse = np.where(fields["diverged"], np.nan, fields["best_test"])
     train_mse = np.where(fields["diverged"], np.nan, fields["best_train"])
+    params = probe = None
+    if keep_best:
+        params = np.zeros((s_count, n_sizes, flat.shape[1]), np.float32)
+        params[:] = flat[:, None, :]  # a frozen head stays as drawn
+        for g, pairs in enumerate(run_index):
+            params[[s for s, _ in pairs], [i for _, i in pairs], flat.shape[1] - t_flat.shape[1]:] \
+                = best[g][:len(pairs)]
+    if xp is not None:
+        probe = np.full((s_count, n_sizes, xp.shape[-2]), np.nan)
+        for g, pairs in enumerate(run_index):
+            probe[[s for s, _ in pairs], [i for _, i in pairs]] = best_probe[g][:len(pairs)]
+        probe[fields["diverged"]] = np.nan
     return SweepResult(
         sizes=sizes.copy(), eval_steps=eval_steps.astype(np.int64),
         train_curve=curves[0], val_curve=curves[1], test_curve=curves[2],
         test_mse=test_mse, train_mse=train_mse, best_step=fields["best_step"],
         stopped_step=fields["stopped"], diverged=fields["diverged"],
         buckets=tuple(tuple(int(sizes[i]) for i in bucket) for bucket in buckets),
-        batch_runs=batches, devices=n_dev)
+        batch_runs=batches, devices=n_dev, probe=probe,
+        params=params if return_params else None)
+

@@ -3,24 +3,14 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from figures.style import LOG_AXIS, PALETTE, base_layout
+from figures.style import LOG_AXIS, PALETTE, band, base_layout
 
 NAMES = {"cnn": "CNN", "lcn": "LCN", "fcn": "FCN"}
 THEORY = {"cnn": "log² d", "lcn": "d", "fcn": "d²"}
-
-
-def _band(values: np.ndarray, axis: int = -1):
-    """Median and the min/max over seeds (the error bars), ignoring diverged (NaN) runs."""
-    with warnings.catch_warnings():  # an all-NaN column (every seed diverged) gives NaN, quietly
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return (np.nanmedian(values, axis=axis), np.nanmin(values, axis=axis),
-                np.nanmax(values, axis=axis))
 
 
 def learning_curves_figure(view, d_index: int) -> go.Figure:
@@ -28,7 +18,7 @@ def learning_curves_figure(view, d_index: int) -> go.Figure:
     d = int(view.dims[d_index])
     fig = go.Figure()
     for a, arch in enumerate(view.archs):
-        mid, lo, hi = _band(view.test_error[a, d_index], axis=0)
+        mid, lo, hi = band(view.test_error[a, d_index], axis=0)
         fig.add_trace(go.Scatter(
             x=view.sizes, y=mid, mode="lines+markers", name=NAMES[arch],
             line=dict(color=PALETTE[a]),
@@ -48,7 +38,7 @@ def samples_needed_figure(view) -> go.Figure:
     fig = go.Figure()
     dims = view.dims.astype(float)
     for a, arch in enumerate(view.archs):
-        mid, lo, hi = _band(view.samples_needed[a], axis=-1)
+        mid, lo, hi = band(view.samples_needed[a], axis=-1)
         slope = view.slope[a]
         label = f"{NAMES[arch]}" + ("" if np.isnan(slope) else f" (slope {slope:.2f})")
         fig.add_trace(go.Scatter(
@@ -72,7 +62,7 @@ def samples_needed_figure(view) -> go.Figure:
 
 def unreached(view) -> list[str]:
     """'FCN at d = 32' for every (architecture, d) whose median run never reached the target."""
-    median = _band(view.samples_needed)[0]
+    median = band(view.samples_needed)[0]
     return [f"{NAMES[arch]} at d = {int(d)}" for a, arch in enumerate(view.archs)
             for i, d in enumerate(view.dims) if not np.isfinite(median[a, i])]
 
@@ -98,7 +88,7 @@ def depth_figure(view) -> go.Figure:
     for c, channels in enumerate(view.channels):
         for kind, dash, errors in (("train", "solid", view.train_error),
                                    ("test", "dot", view.test_error)):
-            mid, lo, hi = _band(errors[:, c], axis=-1)
+            mid, lo, hi = band(errors[:, c], axis=-1)
             fig.add_trace(go.Scatter(
                 x=view.depths, y=mid, mode="lines+markers", line=dict(color=PALETTE[c], dash=dash),
                 name=f"{channels} channels, {kind}",

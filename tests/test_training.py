@@ -363,3 +363,189 @@ def test_architecture_errors_come_from_the_specs():
 def test_doctests():
     result = doctest.testmod(training, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- Frozen layers, the sigmoid output, probes and parameters ------------------------------------
+
+SIGMOID_MLP = engine.mlp(2, activation="sigmoid", b_std=0.5)
+FROZEN = TrainSpec(optimizer="adam", learning_rate=3e-2, steps=60, eval_every=20, patience=0,
+                   width=8)
+
+
+def _segments(layers, d, width):
+    """`[(start, stop)]` of each weight layer's weights and bias in the flat parameter vector."""
+    params = init(layers, d, key=jax.random.PRNGKey(0), width=width)
+    sizes = [a.size for p in params if p for a in p]
+    ends = np.cumsum([0] + sizes)
+    return [(int(ends[2 * k]), int(ends[2 * k + 2])) for k in range(len(sizes) // 2)]
+
+
+@pytest.mark.parametrize("frozen", [(0,), (1,), (0, 2)])
+def test_frozen_layers_stay_bit_identical_to_their_initialisation(frozen):
+    """After training, the frozen layers' weights and biases equal `init`'s draws bit for bit;
+    every other layer moved. (0,) takes the frozen-head path, (1,) and (0, 2) mask gradients."""
+    data = _data(11, 2, 24, 4, shared_test=False)
+    train = dataclasses.replace(FROZEN, frozen=frozen)
+    res = _sweep(SIGMOID_MLP, data, sizes=[12, 24], train=train, return_params=True,
+                 key=jax.random.PRNGKey(4))
+    assert res.params.shape[:2] == (2, 2) and res.params.dtype == np.float32
+    assert (res.best_step > 0).all()  # the reported networks were trained
+    for s in range(2):
+        start = training.ravel_params(init(SIGMOID_MLP, 4, width=8, key=jax.random.fold_in(
+            jax.random.PRNGKey(4), s)))
+        for i in range(2):
+            for k, (a, b) in enumerate(_segments(SIGMOID_MLP, 4, 8)):
+                same = np.array_equal(res.params[s, i, a:b], start[a:b])
+                assert same == (k in frozen), (s, i, k)
+
+
+def test_a_frozen_head_computed_once_equals_masked_gradients(monkeypatch):
+    """The frozen head evaluated once and the head kept in every step (its gradient cut, its
+    updates masked) give the same numbers: identical curves and parameters."""
+    data = _data(12, 2, 24, 4)
+    train = dataclasses.replace(FROZEN, frozen=(0,), output="sigmoid")
+    kwargs = dict(sizes=[12, 24], train=train, return_params=True, x_probe=data[4][:7])
+    once = _sweep(SIGMOID_MLP, data, **kwargs)
+    monkeypatch.setattr(training, "_PRECOMPUTE_FROZEN_HEAD", False)
+    every_step = _sweep(SIGMOID_MLP, data, **kwargs)
+    np.testing.assert_allclose(once.test_curve, every_step.test_curve, rtol=1e-6)
+    np.testing.assert_allclose(once.params, every_step.params, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(once.probe, every_step.probe, rtol=1e-6)
+
+
+def test_sigmoid_output_links_the_loss_and_every_reported_error():
+    """With `output="sigmoid"` the model is sigmoid(network): the step-0 test MSE is that of
+    sigmoid(f0) for the initial network f0 (the linear sweep's, on the same draws), and one SGD
+    step on a training set equal to the validation set moves the parameters by exactly
+    -lr * grad mean((sigmoid(f) - y)^2), computed here by jax.grad."""
+    d, n = 4, 16
+    x, y, _, _, xt, yt = _data(13, 1, n, d)
+    y = (y > 0).astype(np.float32)
+    yt = (yt > 0).astype(np.float32)
+    layers = engine.mlp(1, activation="sigmoid", b_std=0.5)
+    key = jax.random.PRNGKey(7)
+    train = TrainSpec(optimizer="sgd", learning_rate=0.5, steps=1, eval_every=1, patience=0,
+                      width=8)
+    lin = train_sweep(layers, x, y, x, y, xt, yt, sizes=[n], train=train, key=key,
+                      x_probe=xt, return_params=True)
+    sig = train_sweep(layers, x, y, x, y, xt, yt, sizes=[n], key=key, x_probe=xt,
+                      return_params=True, train=dataclasses.replace(train, output="sigmoid"))
+    p0 = init(layers, d, width=8, key=jax.random.fold_in(key, 0))
+    f0 = np.asarray(apply(layers, p0, xt), np.float64)
+    np.testing.assert_allclose(lin.test_curve[0, 0, 0], np.mean((f0 - yt) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(sig.test_curve[0, 0, 0], np.mean((1 / (1 + np.exp(-f0)) - yt) ** 2),
+                               rtol=1e-5)
+
+    def loss(flat):
+        params = training.unravel_params(layers, d, 8, flat)
+        return jnp.mean((jax.nn.sigmoid(apply(layers, params, x[0])) - y[0]) ** 2)
+
+    flat0 = jnp.asarray(training.ravel_params(p0))
+    expected = flat0 - 0.5 * jax.grad(loss)(flat0)
+    assert sig.best_step[0, 0] == 1  # the step lowered the (training = validation) loss
+    np.testing.assert_allclose(sig.params[0, 0], expected, rtol=1e-5, atol=1e-6)
+    after = training.unravel_params(layers, d, 8, sig.params[0, 0])
+    np.testing.assert_allclose(sig.probe[0, 0], jax.nn.sigmoid(apply(layers, after, xt)),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("per_seed", [False, True])
+def test_probe_is_the_best_networks_output(per_seed):
+    """`probe` equals `apply` on the returned parameters (those of the best validation
+    evaluation, where `best_step` says), for a probe shared by all runs or one per seed."""
+    data = _data(14, 2, 32, 4, n_val=8)
+    rng = np.random.default_rng(0)
+    xp = rng.standard_normal((2, 5, 4) if per_seed else (5, 4)).astype(np.float32)
+    res = _sweep(engine.mlp(1), data, sizes=[8, 32], return_params=True, x_probe=xp,
+                 train=TrainSpec(learning_rate=3e-2, steps=200, eval_every=20, patience=0,
+                                 width=16))
+    assert res.probe.shape == (2, 2, 5)
+    for s in range(2):
+        for i in range(2):
+            params = training.unravel_params(engine.mlp(1), 4, 16, res.params[s, i])
+            out = apply(engine.mlp(1), params, xp[s] if per_seed else xp)
+            np.testing.assert_allclose(res.probe[s, i], out, rtol=1e-5, atol=1e-6)
+    without = _sweep(engine.mlp(1), data, sizes=[8, 32], train=TrainSpec(
+        learning_rate=3e-2, steps=200, eval_every=20, patience=0, width=16))
+    assert without.probe is None and without.params is None
+    np.testing.assert_allclose(without.test_curve, res.test_curve, rtol=1e-6)
+
+
+def test_probe_of_a_diverged_run_is_nan():
+    data = _data(15, 1, 16, 4)
+    res = _sweep(engine.mlp(1), data, sizes=[16], x_probe=data[4][:3],
+                 train=TrainSpec(optimizer="sgd", learning_rate=1e3, steps=40, eval_every=10,
+                                 patience=0, width=8))
+    assert res.diverged.all() and np.isnan(res.probe).all()
+
+
+def test_given_initial_parameters_replace_the_draws():
+    """`init_params` equal to the draws of `key` reproduce the sweep; other parameters change
+    it."""
+    data = _data(16, 2, 16, 4)
+    key = jax.random.PRNGKey(5)
+    drawn = np.stack([training.ravel_params(init(engine.mlp(1), 4, width=8,
+                                                 key=jax.random.fold_in(key, s)))
+                      for s in range(2)])
+    train = dataclasses.replace(SMALL, width=8, steps=50)
+    a = _sweep(engine.mlp(1), data, sizes=[16], train=train, key=key)
+    b = _sweep(engine.mlp(1), data, sizes=[16], train=train, key=key, init_params=drawn)
+    c = _sweep(engine.mlp(1), data, sizes=[16], train=train, key=key, init_params=drawn[::-1])
+    np.testing.assert_array_equal(a.test_curve, b.test_curve)
+    assert not np.allclose(a.test_curve, c.test_curve)
+
+
+def test_ravel_and_unravel_params_round_trip():
+    params = init(engine.mlp(2), 3, key=jax.random.PRNGKey(0), width=[5, 4])
+    flat = training.ravel_params(params)
+    assert flat.shape == (3 * 5 + 5 + 5 * 4 + 4 + 4 + 1,)
+    back = training.unravel_params(engine.mlp(2), 3, [5, 4], flat)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(back)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"flat must have shape \(49,\)"):
+        training.unravel_params(engine.mlp(2), 3, [5, 4], flat[:-1])
+
+
+def test_estimate_cost_counts_frozen_layers_and_probes():
+    """A frozen first layer leaves the step (computed once), a frozen middle layer keeps its
+    forward and input-gradient passes; probes add evaluation work."""
+    layers = engine.mlp(2, activation="sigmoid")
+    train = TrainSpec(steps=1000, width=256, patience=0)
+
+    def cost(frozen, **kwargs):
+        return estimate_cost(layers, 64, 1024, 8, dataclasses.replace(train, frozen=frozen),
+                             **kwargs)
+
+    full, head, middle, both = cost(()), cost((0,)), cost((1,)), cost((0, 1))
+    assert max(head, middle) < full and both < min(head, middle)
+    assert cost((), n_probe=4096) > full
+    with pytest.raises(ValueError, match="weight layer"):
+        cost((3,))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"output": "softmax"}, "Unknown output"),
+    ({"frozen": (0, 0)}, "more than once"),
+    ({"frozen": (-1,)}, "frozen entries must be at least 0"),
+    ({"frozen": "0"}, "frozen must be a sequence"),
+    ({"frozen": (0.5,)}, "frozen entries must be a whole number"),
+])
+def test_train_spec_rejects_bad_frozen_and_output(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TrainSpec(**changes)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"train": dataclasses.replace(SMALL, frozen=(2,))},
+     r"frozen names weight layer\(s\) \[2\], but the architecture has 2"),
+    ({"x_probe": np.zeros((5, 3), np.float32)}, "x_probe must have shape"),
+    ({"x_probe": np.zeros((3, 5, 4), np.float32)}, "x_probe must have shape"),
+    ({"x_probe": np.full((5, 4), np.nan, np.float32)}, "x_probe has non-finite"),
+    ({"return_params": "yes"}, "return_params must be True or False"),
+    ({"init_params": np.zeros((2, 7), np.float32)}, r"init_params must have shape \(S, P\)"),
+])
+def test_bad_probe_frozen_and_init_arguments_raise(kwargs, message):
+    data = _data(17, 2, 16, 4)
+    kwargs = {"sizes": [16], "train": SMALL, "key": jax.random.PRNGKey(0), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train_sweep(engine.mlp(1), *data, **kwargs)

@@ -153,6 +153,40 @@ class UrlControls:
                                         step=float(step), key=key, help=help, format="%g")
         return self._record(name, float(value))
 
+    def multiselect(self, name: str, label: str, options: Mapping[str, str], *,
+                    default: Sequence[str], most: int, help: str | None = None) -> list[str]:
+        """Several of `options` (URL value -> label), at least one and at most `most`; the URL
+        holds the chosen values joined by commas."""
+        def parse(raw: str) -> list[str]:
+            chosen = [part.strip() for part in raw.split(",") if part.strip()]
+            if not 1 <= len(chosen) <= most or len(set(chosen)) < len(chosen) or any(
+                    part not in options for part in chosen):
+                raise ValueError(f"expected 1 to {most} distinct values among "
+                                 + ", ".join(list(options)[:12])
+                                 + (", ..." if len(options) > 12 else ""))
+            return chosen
+
+        def valid(value: Any) -> bool:
+            return (isinstance(value, list) and 1 <= len(value) <= most
+                    and all(v in options for v in value))
+
+        kept = [v for v in default if v in options] or list(options)[:1]
+        key = self._key(name)
+        if key in st.session_state and isinstance(st.session_state[key], list):
+            # Options depend on other controls: keep what is still offered.
+            st.session_state[key] = [v for v in st.session_state[key] if v in options]
+            if not st.session_state[key]:
+                del st.session_state[key]
+        key = self._prepare(name, kept, parse, valid)
+        value = self.where.multiselect(label, list(options), key=key,
+                                       format_func=options.__getitem__, max_selections=most,
+                                       help=help)
+        if not value:  # an empty choice is no view: fall back to the default
+            value = kept
+        self.saved[name] = list(value)
+        self.values[name] = ",".join(value)
+        return list(value)
+
     def presets(self, label: str, presets: Mapping[str, Mapping[str, Any]], *,
                 help: str | None = None) -> None:
         """A menu of named views: picking one sets those controls (by URL name) and reruns."""

@@ -8,5 +8,9 @@ from __future__ import annotations
 def warm_list() -> list:
     """`(cached function, spec)` for every page's default and preset views, in page order."""
     from engine.experiments import eigenstructure, universality
+    from engine.experiments import kernel_theory
+    from engine.experiments import depth_locality
+    from engine.experiments import separation
 
-    return [*eigenstructure.WARM, *universality.WARM]
+    return [*eigenstructure.WARM, *universality.WARM, *kernel_theory.WARM, *depth_locality.WARM,
+            *separation.WARM]

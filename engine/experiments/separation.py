@@ -1,0 +1,523 @@
+"""The Depth separation page's computations (Safran & Lee 2022, reconstructed): real training runs
+of four small networks on the ball indicator `1{||x|| <= r}` under radially symmetric inputs
+(`engine.radial`), vmapped over dimensions and seeds by `engine.training`.
+
+Models (`MODELS`), all with sigmoid hidden units unless named otherwise:
+
+* `A`: a random sigmoid layer held fixed (`TrainSpec.frozen=(0,)`) under one trained sigmoid unit
+  (`output="sigmoid"`): `N(x) = sigma(v . sigma(W x + b) + c)`, only `v, c` trained. The paper's
+  depth-2 network with two layers of sigmoidal activations whose hidden layer is random and fixed.
+* `A_full`: two hidden sigmoid layers and a sigmoid output, every layer trained (for comparison:
+  depth without the random-features structure).
+* `B_sigmoid`, `B_relu`: one hidden layer (sigmoid or ReLU) trained end to end, linear output: one
+  layer of non-linearities.
+
+Why the hidden scales (`HIDDEN`: `w_std = 2`, `b_std = 2`). In the NTK parameterisation a hidden
+unit computes `sigma(z)`, `z = w_std (w . x) / sqrt(d) + b_std b` with `w, b ~ N(0, 1)`. For
+`x = rho u`, `w . x / sqrt(d)` is `rho / sqrt(d)` times a N(0, 1) variable, so with the radius
+given in units of `sqrt(d)` (`radius`: coordinates have RMS `radius` at the edge, whatever d), the
+pre-activations at the edge are `N(b_std b, (w_std radius)^2)` in every dimension. Averaged over
+directions, a unit's response depends on the norm through the sigmoid's curvature,
+`E_u sigma(b + zeta) ~ sigma(b) + sigma''(b) E_u[zeta^2] / 2 + ...` with `E_u[zeta^2]` proportional
+to `||x||^2`: a function of `||x||^2`, non-zero only for biased units (`sigma''(0) = 0`; `b_std = 2`
+spreads the biases over the curved part of the sigmoid, where `|sigma''|` peaks at
+`|b| ~ 1.3`). `w_std = 2` makes that curvature term large at the default radius 1 without
+saturating the units (measured, d = 8 and 32: the residual of the best linear read-out of
+`||x||^2` from the features, and the trained model's error, were lowest near `w_std = b_std = 2`
+among 0.5 to 4). The directional parts of the features (spherical harmonics of degree 1, 2, ...
+in `u`) cancel in a read-out only when the features outnumber them, about `d^2 / 2` for the
+quadratic part, so `A` needs `features >~ d^2 / 2`: polynomial in d, as the paper has it. Then the
+trained unit `sigma(v . h + c)` is a single neuron on features that carry `~ a - k ||x||^2`: the
+edge becomes a step by growing `k`, a generalised-linear problem with `features + 1` parameters.
+The read-out of `A` and `A_full` has `w_std = 4` (`READOUT`), so that Adam at the common learning
+rate moves the trained unit's pre-activation about as fast as it moves the wider trained layers of
+the other models (with `w_std = 1` the same runs needed a learning rate about 4 times larger).
+
+`B` is a sum of ridge functions `sum_j v_j phi(w_j . x + b_j)`; each sees the norm only mixed with
+a direction (`w_j . x = rho |w_j| cos(angle)`), so representing `||x||^2` takes at least d units
+(the rank of a quadratic form), and a sharp step in `||x||` far more (the direction-average of a
+ridge function is a smooth function of `rho`). With a fixed width its error grows with d, and
+gradient descent has to find those d-dimensional directions from `n_train` samples.
+
+Dimensions share one compiled program per model: a d-dimensional input is zero-padded to `d_pad`
+(the largest d of the view) and scaled by `sqrt(d_pad / d)`. With `W ~ N(0, w_std^2 / fan_in)`,
+`w_std / sqrt(d_pad) * W . (sqrt(d_pad / d) [x, 0]) = w_std / sqrt(d) * W[:d] . x`: exactly the
+d-dimensional network on its first `d` input weights, whose padded rows get zero gradient and stay
+at their initial values. The `(d, seed)` pairs are the seed axis of `train_sweep`
+(`tests/test_experiments_separation.py` checks the equality on a trained run).
+
+* `dimension_sweep(DimensionSpec)`: test error, accuracy, training curves and the learned function
+  against `||x||` for every model at d = d_min, 2 d_min, ..., d_max.
+* `width_sweep(WidthSpec)`: the same against the hidden width (for `A`, the number of random
+  features) at one d.
+
+What the default dimension view shows (`DimensionSpec()`: shell law, d = 4..32, 1024 random
+features for `A`, width 32 for the others, 1024 samples, 500 Adam steps at 0.03, 2 seeds;
+measured, mean over seeds, test MSE with the best constant at 0.25, then accuracy):
+
+    d            4      8      16     32
+    A          0.044  0.044  0.055  0.055     accuracy 0.98 0.96 0.94 0.93
+    A_full     0.042  0.106  0.164  0.198              0.94 0.86 0.77 0.70
+    B_sigmoid  0.075  0.144  0.200  0.204              0.94 0.81 0.70 0.69
+    B_relu     0.073  0.097  0.147  0.206              0.95 0.89 0.82 0.74
+
+`A` stays low as d grows; every trained network starts close to it at d = 4 and drifts towards
+the constant predictor, with training errors well below their test errors (they fit their 1024
+samples with `width (d + 2)` parameters and more, while `A` trains 1025). The same ordering holds
+for the `near_edge` law (all errors higher: `A` 0.07 to 0.10, the others 0.25 at d = 32) and the
+`heavy_tailed` one (`A` 0.04, the others 0.13 to 0.34 at d = 32). The default view took 10 to 20 s from an empty cache on the reference CPU
+(compilation included; its two cores shared with other work, load 2 to 5), its four sweeps run
+two at a time (`WORKERS`). The width view at d = 16 shows `A` needing many random features (test MSE 0.25,
+0.23, 0.15, 0.08 at 4, 16, 64, 256), as the `d^2 / 2` count says, while the trained networks
+level off near 0.1 to 0.2 and overfit as they widen.
+
+References:
+    Safran & Lee, "Optimization-Based Separations for Neural Networks", COLT 2022,
+    arXiv:2112.02393.
+    Eldan & Shamir, "The Power of Depth for Feedforward Neural Networks", COLT 2016.
+    Rahimi & Recht, "Random Features for Large-Scale Kernel Machines", NeurIPS 2007.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import math
+
+import numpy as np
+
+from engine import radial, training
+from engine.cache import Progress, cached
+
+MODELS = {
+    "A": "A: fixed random sigmoid layer → trained sigmoid unit",
+    "A_full": "A, fully trained: two sigmoid layers → sigmoid",
+    "B_sigmoid": "B: one sigmoid layer, trained, linear output",
+    "B_relu": "B: one ReLU layer, trained, linear output",
+}
+LAWS = radial.RADIAL_LAWS
+OPTIMIZERS = training.OPTIMIZERS
+TIME_BUDGET_S = 300.0
+"""Largest estimated time of one view on this machine; bigger requests are refused."""
+HIDDEN = {"layer": "dense", "w_std": 2.0, "b_std": 2.0}
+"""Every sigmoid hidden layer (module docstring: why these scales)."""
+READOUT = {"layer": "dense", "w_std": 4.0, "b_std": 1.0}
+"""The trained sigmoid unit of `A` and `A_full`."""
+RELU_HIDDEN = {"layer": "dense", "w_std": 1.0, "b_std": 1.0}
+LINEAR_READOUT = {"layer": "dense", "w_std": 1.0, "b_std": 1.0}
+N_TEST = 2048
+VAL_FRACTION = 0.25
+PROBE_NORMS = 41
+"""Norms of the probe grid: quantiles 1%..99% of `||x||` under the view's law."""
+PROBE_DIRECTIONS = 16
+"""Random directions at each probe norm: the spread of the output at one norm."""
+WORKERS = 2
+"""Sweeps run at once: one compiles while another trains (compilation is single-threaded)."""
+
+
+def network(model: str) -> tuple[list, tuple, str]:
+    """`(layers, frozen, output)` of a model (module docstring); widths come from the spec."""
+    sigmoid, relu = {"layer": "sigmoid"}, {"layer": "relu"}
+    if model == "A":
+        layers, frozen, output = [HIDDEN, sigmoid, READOUT], (0,), "sigmoid"
+    elif model == "A_full":
+        layers, frozen, output = [HIDDEN, sigmoid, HIDDEN, sigmoid, READOUT], (), "sigmoid"
+    elif model == "B_sigmoid":
+        layers, frozen, output = [HIDDEN, sigmoid, LINEAR_READOUT], (), "linear"
+    elif model == "B_relu":
+        layers, frozen, output = [RELU_HIDDEN, relu, LINEAR_READOUT], (), "linear"
+    else:
+        raise ValueError(f"Unknown model {model!r}; use one of {', '.join(MODELS)}.")
+    return [dict(layer) for layer in layers], frozen, output
+
+
+def model_width(model: str, width: int, features: int):
+    """The `TrainSpec.width` of a model: `features` random units for `A`, `width` per hidden
+    layer otherwise."""
+    if model == "A":
+        return features
+    return (width, width) if model == "A_full" else width
+
+
+def trained_parameters(model: str, d: int, width: int, features: int) -> int:
+    """Number of trained parameters of a model on d inputs."""
+    if model == "A":
+        return features + 1
+    if model == "A_full":
+        return width * (d + 1) + width * (width + 1) + width + 1
+    return width * (d + 1) + width + 1
+
+
+def _train_spec(spec, model: str, width: int, features: int) -> training.TrainSpec:
+    _, frozen, output = network(model)
+    return training.TrainSpec(optimizer=spec.optimizer, learning_rate=spec.learning_rate,
+                              steps=spec.steps, eval_every=max(spec.steps // 20, 1), patience=0,
+                              width=model_width(model, width, features), frozen=frozen,
+                              output=output)
+
+
+# ------------------------------------------------------------------------------------ validation
+def _check_int(spec, name: str, lo: int, hi: int) -> None:
+    value = getattr(spec, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"`{name}` must be a whole number from {lo} to {hi}, got {value!r}.")
+
+
+def _check_float(spec, name: str, lo: float, hi: float, what: str = "") -> float:
+    value = getattr(spec, name)
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not lo <= value <= hi):
+        raise ValueError(f"`{name}` must be a number from {lo:g} to {hi:g}{what}, got {value!r}.")
+    return float(value)
+
+
+def _power_of_two(value: int, name: str) -> None:
+    if value & (value - 1):
+        raise ValueError(f"`{name}` = {value} must be a power of two (the view doubles d from "
+                         "d_min to d_max); choose e.g. 4, 8, 16 or 32.")
+
+
+def _check_common(spec) -> dict:
+    """The fields both views share: law, radius, ratio, n_train, steps, optimizer, learning rate,
+    seeds. Returns the normalised floats."""
+    if spec.law not in LAWS:
+        raise ValueError(f"Unknown radial law {spec.law!r}; choose one of {', '.join(LAWS)}.")
+    if spec.optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {spec.optimizer!r}; choose one of "
+                         f"{', '.join(OPTIMIZERS)}.")
+    radius = _check_float(spec, "radius", 0.25, 4.0, " (in units of √d)")
+    ratio = _check_float(spec, "ratio", 0.05, 0.95, " (the fraction of points inside the ball)")
+    _check_int(spec, "n_train", 64, 16384)
+    _check_int(spec, "steps", 20, 5000)
+    _check_int(spec, "seeds", 1, 8)
+    lr = getattr(spec, "learning_rate")
+    if (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
+            or not 0 < lr <= 10):
+        raise ValueError(f"`learning_rate` must be a number above 0 and at most 10, got {lr!r}.")
+    return {"radius": radius, "ratio": ratio, "learning_rate": float(lr)}
+
+
+def _refuse_if_slow(seconds: float) -> None:
+    if seconds > TIME_BUDGET_S:
+        raise ValueError(f"This view would train for about {seconds / 60:.0f} minutes on this "
+                         f"machine (the limit is {TIME_BUDGET_S / 60:.0f}); choose a smaller d, "
+                         "width, number of features, n_train, steps or seeds.")
+
+
+# ------------------------------------------------------------------------------------------ data
+def _n_val(n_train: int) -> int:
+    return max(int(n_train * VAL_FRACTION), 128)
+
+
+def embed(x: np.ndarray, d_pad: int) -> np.ndarray:
+    """`(..., d)` inputs as `d_pad`-dimensional ones that the padded network reads exactly as the
+    d-dimensional one: zeros appended, everything scaled by `sqrt(d_pad / d)` (module docstring)."""
+    d = x.shape[-1]
+    if d > d_pad:
+        raise ValueError(f"Cannot embed d = {d} inputs into {d_pad} dimensions.")
+    pad = np.zeros(x.shape[:-1] + (d_pad - d,), x.dtype)
+    return np.concatenate([x, pad], axis=-1) * np.sqrt(d_pad / d)
+
+
+def probe_norms(spec) -> np.ndarray:
+    """The probe grid's norms in units of the ball's radius (the edge is 1): `PROBE_NORMS`
+    quantiles, 1% to 99%, of `||x|| / r` under the view's law and ratio."""
+    q = np.linspace(0.01, 0.99, PROBE_NORMS)
+    return radial.radial_quantile(spec.law, q, radius=1.0, ratio=spec.ratio)
+
+
+def _data(spec, d: int, seed: int, d_pad: int) -> dict:
+    """One (d, seed) data set: training, validation and test inputs and labels, and the probe
+    inputs (the test set, then the norm grid along `PROBE_DIRECTIONS` directions), embedded in
+    `d_pad` dimensions, float32."""
+    r = spec.radius * math.sqrt(d)
+    n_val = _n_val(spec.n_train)
+    stream = 7919 * d + 104729 * seed  # common random numbers across laws, ratios and models
+    x = radial.sample(spec.law, d, spec.n_train + n_val + N_TEST, radius=r, ratio=spec.ratio,
+                      seed=stream)
+    y = radial.ball_indicator(x, r)
+    u = np.random.default_rng(stream + 1).standard_normal((PROBE_DIRECTIONS, d))
+    u /= np.linalg.norm(u, axis=-1, keepdims=True)
+    grid = (r * probe_norms(spec))[:, None, None] * u[None]  # (G, K, d)
+    a, b = spec.n_train, spec.n_train + n_val
+    xt = x[b:]
+    out = {"x": x[:a], "y": y[:a], "xv": x[a:b], "yv": y[a:b], "xt": xt, "yt": y[b:],
+           "probe": np.concatenate([xt, grid.reshape(-1, d)])}
+    return {k: (embed(v, d_pad) if k in ("x", "xv", "xt", "probe") else v).astype(np.float32)
+            for k, v in out.items()}
+
+
+def _stack(sets: list) -> dict:
+    return {k: np.stack([s[k] for s in sets]) for k in sets[0]}
+
+
+def _key(m: int, salt: int):
+    import jax
+
+    return jax.random.PRNGKey(31 * salt + m)
+
+
+def _summaries(res: training.SweepResult, yt: np.ndarray) -> dict:
+    """Per-run numbers from a sweep with one sample size whose probe starts with the test set:
+    MSEs, accuracy (output thresholded at 1/2), curves, and the learned function on the grid."""
+    out = res.probe[:, 0]  # (R, n_test + G K)
+    test_out = out[:, :N_TEST]
+    grid = out[:, N_TEST:].reshape(out.shape[0], PROBE_NORMS, PROBE_DIRECTIONS)
+    accuracy = np.mean((test_out > 0.5) == (yt > 0.5), axis=-1)
+    accuracy = np.where(res.diverged[:, 0], np.nan, accuracy)
+    return {"test_mse": res.test_mse[:, 0], "train_mse": res.train_mse[:, 0],
+            "test_accuracy": accuracy, "diverged": res.diverged[:, 0],
+            "test_curve": res.test_curve[:, 0], "train_curve": res.train_curve[:, 0],
+            "output_mean": grid.mean(-1), "output_std": grid.std(-1)}
+
+
+# ------------------------------------------------------------------------------ dimension sweep
+@dataclasses.dataclass(frozen=True)
+class DimensionSpec:
+    """Every model at d = d_min, 2 d_min, ..., d_max (powers of two), `seeds` data sets and
+    initialisations each.
+
+    Attributes:
+        law: the radial law of `||x||` (`engine.radial.RADIAL_LAWS`).
+        radius: the ball's radius in units of `sqrt(d)` (coordinates have RMS `radius` at the
+            edge); the hidden scales are tuned for 1 (module docstring).
+        ratio: the fraction of inputs inside the ball.
+        d_min, d_max: the dimensions, powers of two.
+        width: hidden units per hidden layer of `A_full`, `B_sigmoid` and `B_relu`.
+        features: random hidden units of `A` (it needs about d^2 / 2).
+        n_train: training samples per data set (plus `max(n_train / 4, 128)` for validation and
+            `N_TEST` for testing).
+        steps, learning_rate, optimizer: full-batch training of every model, evaluated 20 times.
+        seeds: data sets and initialisations per d.
+    """
+    law: str = "shell"
+    radius: float = 1.0
+    ratio: float = 0.5
+    d_min: int = 4
+    d_max: int = 32
+    width: int = 32
+    features: int = 1024
+    n_train: int = 1024
+    steps: int = 500
+    learning_rate: float = 0.03
+    optimizer: str = "adam"
+    seeds: int = 2
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return tuple(2 ** k for k in range(int(math.log2(self.d_min)),
+                                           int(math.log2(self.d_max)) + 1))
+
+
+def normalise_dimension(spec: DimensionSpec) -> DimensionSpec:
+    """Validate a dimension view (ValueError with what to change, before any work) and make its
+    numbers canonical, so that equal views share one cache entry."""
+    if not isinstance(spec, DimensionSpec):
+        raise ValueError("Expected a DimensionSpec.")
+    floats = _check_common(spec)
+    _check_int(spec, "d_min", 2, 128)
+    _check_int(spec, "d_max", 2, 128)
+    _power_of_two(spec.d_min, "d_min")
+    _power_of_two(spec.d_max, "d_max")
+    if spec.d_max < spec.d_min:
+        raise ValueError(f"`d_max` ({spec.d_max}) must be at least `d_min` ({spec.d_min}).")
+    _check_int(spec, "width", 2, 512)
+    _check_int(spec, "features", 2, 4096)
+    spec = dataclasses.replace(spec, **floats)
+    _refuse_if_slow(dimension_seconds(spec))
+    return spec
+
+
+def dimension_seconds(spec: DimensionSpec) -> float:
+    """Estimated time of a dimension view on this machine (all models, compilation included)."""
+    runs = len(spec.dims) * spec.seeds
+    n_eval = _n_val(spec.n_train) + N_TEST
+    n_probe = N_TEST + PROBE_NORMS * PROBE_DIRECTIONS
+    return sum(training.estimate_cost(network(m)[0], spec.d_max, spec.n_train, runs,
+                                      _train_spec(spec, m, spec.width, spec.features),
+                                      n_eval=n_eval, n_probe=n_probe) for m in MODELS)
+
+
+@dataclasses.dataclass(frozen=True)
+class DimensionView:
+    """Results of a dimension view, indexed `[model, d, seed]` (`models`, `dims`, `seeds`):
+
+    `test_mse`, `train_mse`, `test_accuracy` (M, D, S): at the best validation evaluation (the
+    accuracy thresholds the output at 1/2), NaN where `diverged` (M, D, S); `test_curve`,
+    `train_curve` (M, D, S, E): MSE at `eval_steps` (E,); `output_mean`, `output_std`
+    (M, D, S, G): the model's output at the norms `norms` (G,) (in units of the radius: the edge
+    is 1), mean and standard deviation over `PROBE_DIRECTIONS` random directions;
+    `baseline_mse`: the best constant predictor's error, `ratio (1 - ratio)`;
+    `parameters` (M, D): trained parameters of each model.
+    """
+    spec: DimensionSpec
+    models: tuple
+    dims: np.ndarray
+    eval_steps: np.ndarray
+    test_mse: np.ndarray
+    train_mse: np.ndarray
+    test_accuracy: np.ndarray
+    diverged: np.ndarray
+    test_curve: np.ndarray
+    train_curve: np.ndarray
+    norms: np.ndarray
+    output_mean: np.ndarray
+    output_std: np.ndarray
+    baseline_mse: float
+    parameters: np.ndarray
+
+
+def _run(jobs: list, steps: int, progress: Progress) -> list:
+    """Run `jobs` (each `job(progress)` returning a `SweepResult`) on `WORKERS` threads, so that
+    one sweep's compilation overlaps another's training, and report their summed steps from
+    the calling thread (a page's progress bar must be updated from its own thread)."""
+    done = [0] * len(jobs)
+    total = len(jobs) * steps
+
+    def report(i):
+        return lambda step, _: done.__setitem__(i, step)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = [pool.submit(job, report(i)) for i, job in enumerate(jobs)]
+        pending = set(futures)
+        while pending:
+            _, pending = concurrent.futures.wait(pending, timeout=0.25)
+            if progress is not None:
+                progress(min(sum(done), total), total)
+        return [f.result() for f in futures]
+
+
+def _sweep_job(spec, model: str, m: int, salt: int, sets: dict, width: int, features: int,
+               seeds: list | None = None):
+    def job(report):
+        return training.train_sweep(
+            network(model)[0], sets["x"], sets["y"], sets["xv"], sets["yv"], sets["xt"],
+            sets["yt"], sizes=[spec.n_train], train=_train_spec(spec, model, width, features),
+            key=_key(m, salt), seeds=seeds, x_probe=sets["probe"], progress=report)
+    return job
+
+
+@cached("separation.dimension", normalise=normalise_dimension, estimate=dimension_seconds)
+def dimension_sweep(spec: DimensionSpec, *, progress: Progress = None) -> DimensionView:
+    """Test error of every model against d (Safran & Lee 2022), from real training runs."""
+    models, dims = tuple(MODELS), np.array(spec.dims)
+    d_pad = int(dims[-1])
+    sets = _stack([_data(spec, int(d), s, d_pad) for d in dims for s in range(spec.seeds)])
+    runs = list(range(len(dims) * spec.seeds))  # run (d, seed), d-major, on the seed axis
+    results = _run([_sweep_job(spec, model, m, 1, sets, spec.width, spec.features, runs)
+                    for m, model in enumerate(models)], spec.steps, progress)
+    fields = {}
+    for res in results:
+        for name, value in _summaries(res, sets["yt"]).items():
+            fields.setdefault(name, []).append(value.reshape(len(dims), spec.seeds,
+                                                             *value.shape[1:]))
+    eval_steps = results[0].eval_steps
+    params = np.array([[trained_parameters(m, int(d), spec.width, spec.features) for d in dims]
+                       for m in models])
+    return DimensionView(spec=spec, models=models, dims=dims, eval_steps=eval_steps,
+                         **{k: np.stack(v) for k, v in fields.items()}, norms=probe_norms(spec),
+                         baseline_mse=spec.ratio * (1 - spec.ratio), parameters=params)
+
+
+# ---------------------------------------------------------------------------------- width sweep
+@dataclasses.dataclass(frozen=True)
+class WidthSpec:
+    """Every model at each hidden width in `widths` (for `A`, the number of random features; for
+    `A_full`, both hidden layers) at one `d`; the other fields as in `DimensionSpec`."""
+    law: str = "shell"
+    radius: float = 1.0
+    ratio: float = 0.5
+    d: int = 16
+    widths: tuple = (4, 16, 64, 256)
+    n_train: int = 1024
+    steps: int = 500
+    learning_rate: float = 0.03
+    optimizer: str = "adam"
+    seeds: int = 2
+
+
+def normalise_width(spec: WidthSpec) -> WidthSpec:
+    """Validate a width view (ValueError with what to change, before any work); widths sorted."""
+    if not isinstance(spec, WidthSpec):
+        raise ValueError("Expected a WidthSpec.")
+    floats = _check_common(spec)
+    _check_int(spec, "d", 2, 128)
+    try:
+        widths = tuple(spec.widths)
+    except TypeError:
+        widths = ()
+    if (not widths or len(widths) > 8
+            or any(isinstance(w, bool) or not isinstance(w, int) or not 2 <= w <= 2048
+                   for w in widths)):
+        raise ValueError(f"`widths` must list 1 to 8 whole numbers from 2 to 2048, e.g. "
+                         f"(4, 16, 64, 256), got {spec.widths!r}.")
+    spec = dataclasses.replace(spec, widths=tuple(sorted(set(widths))), **floats)
+    _refuse_if_slow(width_seconds(spec))
+    return spec
+
+
+def width_seconds(spec: WidthSpec) -> float:
+    """Estimated time of a width view on this machine (all models and widths)."""
+    n_eval = _n_val(spec.n_train) + N_TEST
+    n_probe = N_TEST + PROBE_NORMS * PROBE_DIRECTIONS
+    return sum(training.estimate_cost(network(m)[0], spec.d, spec.n_train, spec.seeds,
+                                      _train_spec(spec, m, w, w), n_eval=n_eval, n_probe=n_probe)
+               for m in MODELS for w in spec.widths)
+
+
+@dataclasses.dataclass(frozen=True)
+class WidthView:
+    """Results of a width view, indexed `[model, width, seed]` (`models`, `widths`, `seeds`);
+    fields as in `DimensionView` with the width axis in place of d."""
+    spec: WidthSpec
+    models: tuple
+    widths: np.ndarray
+    eval_steps: np.ndarray
+    test_mse: np.ndarray
+    train_mse: np.ndarray
+    test_accuracy: np.ndarray
+    diverged: np.ndarray
+    test_curve: np.ndarray
+    train_curve: np.ndarray
+    norms: np.ndarray
+    output_mean: np.ndarray
+    output_std: np.ndarray
+    baseline_mse: float
+    parameters: np.ndarray
+
+
+@cached("separation.width", normalise=normalise_width, estimate=width_seconds)
+def width_sweep(spec: WidthSpec, *, progress: Progress = None) -> WidthView:
+    """Test error of every model against the hidden width at one d (Safran & Lee 2022)."""
+    models, widths = tuple(MODELS), np.array(spec.widths)
+    sets = _stack([_data(spec, spec.d, s, spec.d) for s in range(spec.seeds)])
+    results = _run([_sweep_job(spec, model, m, 2, sets, int(w), int(w))
+                    for m, model in enumerate(models) for w in widths], spec.steps, progress)
+    fields = {}
+    for res in results:
+        for name, value in _summaries(res, sets["yt"]).items():
+            fields.setdefault(name, []).append(value)
+    fields = {k: np.stack(v).reshape(len(models), len(widths), *v[0].shape)
+              for k, v in fields.items()}
+    eval_steps = results[0].eval_steps
+    params = np.array([[trained_parameters(m, spec.d, int(w), int(w)) for w in widths]
+                       for m in models])
+    return WidthView(spec=spec, models=models, widths=widths, eval_steps=eval_steps,
+                     **fields, norms=probe_norms(spec),
+                     baseline_mse=spec.ratio * (1 - spec.ratio), parameters=params)
+
+
+DEFAULT_DIMENSION = DimensionSpec()
+DEFAULT_WIDTH = WidthSpec()
+DIMENSION_PRESETS = {
+    "Shell around the edge": DimensionSpec(),
+    "Concentrated near the edge": DimensionSpec(law="near_edge"),
+    "Heavy-tailed norms": DimensionSpec(law="heavy_tailed"),
+    "Unbalanced: 20% inside": DimensionSpec(ratio=0.2),
+}
+WIDTH_PRESETS = {
+    "d = 16, shell": WidthSpec(),
+    "d = 16, concentrated near the edge": WidthSpec(law="near_edge"),
+}
+WARM = ([(dimension_sweep, spec) for spec in DIMENSION_PRESETS.values()]
+        + [(width_sweep, spec) for spec in WIDTH_PRESETS.values()])
