@@ -11,6 +11,19 @@ A key is the SHA-256 of the canonical JSON of `(function name, spec, ENGINE_KEY)
 invalidates every stored result, and an unchanged engine (a Docker image warmed at build time)
 finds them all.
 
+Faults:
+
+- An entry is stored as the SHA-256 of its pickle followed by the pickle. A read that fails (a
+  missing or unreadable file), or whose bytes do not match their digest (a file truncated or
+  overwritten on disk), or that does not unpickle, counts as a miss: the entry is deleted and the
+  result computed again.
+- A result is written only after its computation has returned, in one SQLite transaction (diskcache
+  writes a large value's file first, then commits the row that points to it), so a computation
+  killed half-way leaves nothing behind.
+- While one caller computes a key, the others wait on a lock file of that key (`locks/` under the
+  cache directory, `fcntl.flock`): the operating system releases it when its holder exits, even by
+  `kill -9`, so a killed computation never blocks the next caller, which computes it afresh.
+
 Environment:
     IBL_CACHE_DIR      where results (and JAX's compiled programs, under `jax/`) are kept;
                        default `$XDG_CACHE_HOME/inductive-bias-lab` or `~/.cache/inductive-bias-lab`.
@@ -19,25 +32,30 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import pathlib
+import pickle
 import threading
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 import diskcache
 
 import engine
+from engine.guard import check_types
 
 CACHE_DIR_ENV = "IBL_CACHE_DIR"
 CACHE_SIZE_ENV = "IBL_CACHE_SIZE_MB"
 DEFAULT_SIZE_MB = 2048
-_LOCK_EXPIRE_S = 3600
-"""A computation's lock is released after this long even if its process died holding it."""
+_DIGEST_BYTES = 32
+_log = logging.getLogger(__name__)
 
 Progress = Optional[Callable[[int, int], None]]
 R = TypeVar("R")
@@ -119,6 +137,55 @@ def cache_key(name: str, spec: Any) -> str:
 _MISS = object()
 
 
+def _pack(value: Any) -> bytes:
+    """The stored form of a result: SHA-256 of its pickle, then the pickle."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(payload).digest() + payload
+
+
+def _unpack(blob: Any) -> Any:
+    if not isinstance(blob, bytes) or len(blob) <= _DIGEST_BYTES:
+        raise ValueError("not a stored result")
+    digest, payload = blob[:_DIGEST_BYTES], blob[_DIGEST_BYTES:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise ValueError("its bytes do not match their digest")
+    return pickle.loads(payload)
+
+
+def read(key: str) -> Any:
+    """The result stored under `key`, or `_MISS`; a damaged entry is deleted and reads as a miss."""
+    cache = store()
+    try:
+        blob = cache.get(key, default=_MISS)
+        if blob is _MISS:
+            return _MISS
+        return _unpack(blob)
+    except Exception as error:  # a damaged entry of any kind: drop it, compute again
+        _log.warning("Cache entry %s is damaged (%s); it will be computed again.", key[:12], error)
+        with contextlib.suppress(Exception):
+            cache.delete(key)
+        return _MISS
+
+
+def write(key: str, value: Any) -> None:
+    store().set(key, _pack(value))
+
+
+@contextlib.contextmanager
+def _key_lock(key: str):
+    """An exclusive lock on `key` across threads and processes, released by the operating system
+    when its holder exits (each call opens its own file description, so threads exclude each
+    other too)."""
+    folder = cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{key}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Cached(Generic[R]):
     """A function of one spec whose results live in the shared cache.
 
@@ -126,8 +193,10 @@ class Cached(Generic[R]):
     returns the stored result or computes it, once across threads and processes: while one caller
     computes a key, others asking for it wait for its result instead of computing it again.
 
-    `normalise(spec)`, when given, runs first: it validates the spec (raising `ValueError` before any
-    work) and resets the fields a view ignores, so that equal views share one entry.
+    `normalise(spec)`, when given, runs first, after `engine.guard.check_types` has made sure each
+    field of a dataclass spec holds a value of its default's kind: it validates the spec (raising
+    `ValueError` before any work) and resets the fields a view ignores, so that equal views share
+    one entry.
     `estimate(spec)`, when given, is the expected computing time in seconds on this machine, so a
     page can ask before starting a long run.
     """
@@ -136,9 +205,14 @@ class Cached(Generic[R]):
                  estimate: Optional[Callable] = None):
         self.fn = fn
         self.name = name
-        self.normalise = normalise or (lambda spec: spec)
+        self._normalise = normalise or (lambda spec: spec)
         self._estimate = estimate
         functools.update_wrapper(self, fn)
+
+    def normalise(self, spec: Any) -> Any:
+        """`spec` validated (`engine.guard.check_types`, then the view's own `normalise`) and made
+        canonical; `ValueError` with a sentence before any work."""
+        return self._normalise(check_types(spec))
 
     def estimate_seconds(self, spec: Any) -> Optional[float]:
         """Expected seconds to compute `spec` (None when the function gives no estimate)."""
@@ -148,20 +222,20 @@ class Cached(Generic[R]):
         return cache_key(self.name, self.normalise(spec))
 
     def lookup(self, spec: Any) -> Optional[R]:
-        value = store().get(self.key(spec), default=_MISS)
+        value = read(self.key(spec))
         return None if value is _MISS else value
 
     def __call__(self, spec: Any, *, progress: Progress = None) -> R:
         spec = self.normalise(spec)
-        cache, key = store(), cache_key(self.name, spec)
-        value = cache.get(key, default=_MISS)
+        key = cache_key(self.name, spec)
+        value = read(key)
         if value is not _MISS:
             return value
-        with diskcache.Lock(cache, "lock:" + key, expire=_LOCK_EXPIRE_S):
-            value = cache.get(key, default=_MISS)  # computed by another caller while we waited
+        with _key_lock(key):
+            value = read(key)  # computed by another caller while we waited
             if value is _MISS:
                 value = self.fn(spec, progress=progress)
-                cache.set(key, value)
+                write(key, value)
         return value
 
 

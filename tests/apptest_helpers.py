@@ -8,6 +8,19 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 
+def open_page(page: str, *, timeout: float = 600, confirm: bool = True, **query) -> AppTest:
+    """Run the page file `page` with `query` in its URL. With `confirm`, a view long enough to need
+    confirming is started with its button, as a visitor would."""
+    at = AppTest.from_file(page, default_timeout=timeout)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    buttons = [b for b in at.button if b.key and b.key.startswith("run.")] if confirm else []
+    if buttons:
+        buttons[0].click().run()
+    return at
+
+
 def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 

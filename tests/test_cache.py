@@ -1,7 +1,9 @@
 """The result cache: keys, hits across handles (a restart), computing once under concurrency,
-the size bound, and the normalise hook that validates before any work."""
+the size bound, the normalise hook that validates before any work, and faults: damaged entries,
+two processes on one entry, a computation killed half-way."""
 
 import dataclasses
+import hashlib
 import threading
 import time
 
@@ -145,3 +147,117 @@ def test_default_directory_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv(cache.CACHE_DIR_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache.cache_dir() == tmp_path / "inductive-bias-lab"
+
+
+# --- Faults --------------------------------------------------------------------------------------
+
+def _squares(calls):
+    @cache.cached("test.faults")
+    def squares(spec, *, progress=None):
+        calls.append(spec)
+        return np.arange(spec.n, dtype=np.float64) ** 2
+
+    return squares
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "not-ours", "unpicklable"])
+def test_a_damaged_entry_is_detected_and_recomputed(cache_dir, damage):
+    calls = []
+    squares = _squares(calls)
+    spec = Spec(n=50_000)  # 400 kB: diskcache keeps it in a file of its own
+    squares(spec)
+    key, store = squares.key(spec), cache.store()
+    blob = store.get(key)
+    damaged = {"truncated": blob[: len(blob) // 2],
+               "flipped": blob[:-1] + bytes([blob[-1] ^ 1]),
+               "not-ours": "a string",
+               "unpicklable": hashlib.sha256(b"junk").digest() + b"junk"}[damage]
+    store.set(key, damaged)
+    assert squares.lookup(spec) is None
+    assert key not in store  # the damaged entry is gone
+    np.testing.assert_array_equal(squares(spec), np.arange(50_000.0) ** 2)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(squares.lookup(spec), np.arange(50_000.0) ** 2)
+
+
+def test_a_value_file_damaged_on_disk_is_recomputed(cache_dir):
+    calls = []
+    squares = _squares(calls)
+    spec = Spec(n=50_000)
+    squares(spec)
+    (value_file,) = [p for p in (cache_dir / "results").rglob("*.val")]
+    value_file.write_bytes(value_file.read_bytes()[:1000])  # half-written by a dying disk
+    assert squares.lookup(spec) is None
+    squares(spec)
+    assert len(calls) == 2
+    value_file.unlink(missing_ok=True)
+    for path in (cache_dir / "results").rglob("*.val"):
+        path.unlink()  # the file is gone altogether
+    cache._stores.clear()
+    assert squares.lookup(spec) is None
+    squares(spec)
+    assert len(calls) == 3
+
+
+_WORKER = """
+import os, sys, time
+import numpy as np
+from engine import cache
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Spec:
+    n: int
+
+@cache.cached("test.processes")
+def slow(spec, *, progress=None):
+    with open(os.environ["CALLS"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(float(os.environ.get("SLEEP", "1")))
+    return np.full(spec.n, 7.0)
+
+print(float(slow(Spec(n=int(sys.argv[1]))).sum()), flush=True)
+"""
+
+
+def _worker(cache_dir, calls, n, sleep, **kwargs):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, IBL_CACHE_DIR=str(cache_dir), CALLS=str(calls), SLEEP=str(sleep),
+               JAX_PLATFORMS="cpu")
+    return subprocess.Popen([sys.executable, "-c", _WORKER, str(n)], env=env,
+                            stdout=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_two_processes_asking_for_one_entry_compute_it_once(cache_dir, tmp_path):
+    calls = tmp_path / "calls"
+    workers = [_worker(cache_dir, calls, 100_000, 2) for _ in range(2)]
+    outputs = [w.communicate(timeout=120)[0] for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    assert [float(o) for o in outputs] == [700_000.0, 700_000.0]
+    assert len(calls.read_text().split()) == 1  # computed once; the other process waited and read
+    # A third process (a restarted server) finds the entry intact.
+    third = _worker(cache_dir, calls, 100_000, 2)
+    assert float(third.communicate(timeout=120)[0]) == 700_000.0
+    assert len(calls.read_text().split()) == 1
+
+
+def test_a_killed_computation_leaves_nothing_and_blocks_no_one(cache_dir, tmp_path):
+    import signal
+
+    calls = tmp_path / "calls"
+    victim = _worker(cache_dir, calls, 10, 600)
+    deadline = time.time() + 120
+    while not (calls.exists() and calls.read_text().strip()):  # it holds the lock, computing
+        assert time.time() < deadline and victim.poll() is None
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert len(cache.store()) == 0  # nothing half-written
+    start = time.perf_counter()
+    survivor = _worker(cache_dir, calls, 10, 0)
+    assert float(survivor.communicate(timeout=120)[0]) == 70.0
+    assert time.perf_counter() - start < 60  # did not wait for the dead process's lock
+    assert len(calls.read_text().split()) == 2

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import assert_ok, charts, url, values
+from apptest_helpers import assert_ok, charts, open_page, url, values
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "depth_separation.py")
 TIMEOUT = 600
@@ -21,14 +21,7 @@ SMALL_WIDTH = {"view": "width", "w_d": "4", "w_min": "4", "w_max": "16", "n_trai
 
 
 def run(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    buttons = [b for b in at.button if b.key and b.key.startswith("run.")]
-    if buttons:
-        buttons[0].click().run()
-    return at
+    return open_page(PAGE, timeout=TIMEOUT, **query)
 
 
 def test_small_dimension_view():

@@ -8,18 +8,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import assert_ok, charts, url, values
+from apptest_helpers import assert_ok, charts, open_page, url, values
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "eigenstructure.py")
 TIMEOUT = 180  # the first run compiles the kernel programs
 
 
 def run(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    return at
+    return open_page(PAGE, timeout=TIMEOUT, **query)
 
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import assert_ok, charts, url, values
+from apptest_helpers import assert_ok, open_page, url, values
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "learning_curves.py")
 TIMEOUT = 600
@@ -20,14 +20,7 @@ SMALL_THEORY = {"view": "theory", "th_arch": "mlp", "th_d": "6", "th_n_max": "25
 
 
 def run(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    buttons = [b for b in at.button if b.key and b.key.startswith("run.")]
-    if buttons:
-        buttons[0].click().run()
-    return at
+    return open_page(PAGE, timeout=TIMEOUT, **query)
 
 
 def test_small_locality_view():

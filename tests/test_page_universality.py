@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import assert_ok, charts, url
+from apptest_helpers import assert_ok, charts, open_page, url
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "universality.py")
 TIMEOUT = 600
@@ -21,20 +21,7 @@ SMALL_DEPTH = {"view": "depth", "depth_d": "8", "max_channels": "4", "n_train": 
 def run(**query) -> AppTest:
     """Open the page with `query`; a view long enough to need confirming is started with its
     button, as a visitor would."""
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    buttons = [b for b in at.button if b.key and b.key.startswith("run.")]
-    if buttons:
-        buttons[0].click().run()
-    return at
-
-
-
-
-
-
+    return open_page(PAGE, timeout=TIMEOUT, **query)
 
 
 def test_small_sample_complexity_sweep():

@@ -146,7 +146,7 @@ def normalise_hypercube(spec: HypercubeSpec) -> HypercubeSpec:
             raise ValueError(f"The filter size must be between 2 and d = {spec.d}; "
                              f"got {spec.filter_size}.")
         # The top of a tree is one position that sees the whole input: both readouts agree.
-        changes.update(depth=0, readout="flatten")
+        changes.update(depth=1, readout="flatten")
     spec = dataclasses.replace(spec, **changes)
     layers = hypercube_layers(spec)
     if not spectra.walsh_diagonal(layers, spec.d) and spec.d > D_MAX_DENSE:

@@ -1,0 +1,65 @@
+"""Bad input, systematically (hypothesis): every page view's spec, with random and hostile values
+in any of its fields, is either refused with a `ValueError` that says what to change or accepted
+as a valid spec whose estimated time is within the view's budget; never another exception, and no
+work starts (only the validation and the time estimate run)."""
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.experiments import depth_locality, eigenstructure, kernel_theory, separation, universality
+
+VIEWS = [
+    (eigenstructure.hypercube, eigenstructure.HypercubeSpec, None),
+    (eigenstructure.sphere, eigenstructure.SphereSpec, None),
+    (universality.sample_complexity, universality.SampleComplexitySpec, universality.TIME_BUDGET_S),
+    (universality.depth_sweep, universality.DepthSpec, universality.TIME_BUDGET_S),
+    (separation.dimension_sweep, separation.DimensionSpec, separation.TIME_BUDGET_S),
+    (separation.width_sweep, separation.WidthSpec, separation.TIME_BUDGET_S),
+    (depth_locality.depth_locality, depth_locality.LocalitySpec, depth_locality.TIME_BUDGET_S),
+    (kernel_theory.theory, kernel_theory.TheorySpec, kernel_theory.TIME_BUDGET_S),
+]
+
+HOSTILE = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(min_value=-10**30, max_value=10**30),
+    st.sampled_from([0, -1, 1, 2, 3, 7, 64, 1023, 2**31, 2**63]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e-300, 1e300, 0.5]),
+    st.text(max_size=20),
+    st.sampled_from(["", "relu", "mlp", "ntk", "__import__('os').system('ls')", "<script>",
+                     "x" * 10_000, "1e9", "nan", "-1"]),
+    st.lists(st.integers(min_value=-5, max_value=300), max_size=6).map(tuple),
+    st.lists(st.tuples(st.integers(-2, 20), st.integers(-2, 40)), max_size=10).map(tuple),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+@st.composite
+def hostile_specs(draw, spec_type):
+    fields = [f.name for f in dataclasses.fields(spec_type)]
+    chosen = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True))
+    return dataclasses.replace(spec_type(), **{name: draw(HOSTILE) for name in chosen})
+
+
+@pytest.mark.parametrize("view, spec_type, budget", VIEWS, ids=[v[0].name for v in VIEWS])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_specs_are_refused_with_a_sentence_or_accepted_within_budget(view, spec_type,
+                                                                             budget, data):
+    spec = data.draw(hostile_specs(spec_type))
+    try:
+        normal = view.normalise(spec)
+    except ValueError as error:
+        message = str(error)
+        assert len(message.split()) >= 4, message  # a sentence, not a bare value
+        assert len(message) < 1000, "a refusal should not echo a huge value back"
+        return
+    assert type(normal) is spec_type
+    assert view.normalise(normal) == normal  # canonical
+    seconds = view.estimate_seconds(normal)
+    if budget is not None:
+        assert seconds is not None and seconds <= budget
