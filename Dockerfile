@@ -46,7 +46,7 @@ USER 10001:10001
 COPY engine/ ./engine/
 RUN JAX_PLATFORMS=cpu python -m engine warm
 
-# .dockerignore lets through only what the app runs: requirements.txt, app.py, engine/, pages/,
+# .dockerignore lets through only what the app runs: requirements.txt, app.py, engine/, app_pages/,
 # ui/, figures/, .streamlit/ (those present).
 COPY . ./
 

@@ -1,7 +1,7 @@
 """Inductive Bias Lab: the dashboard's entry point.
 
 `streamlit run app.py` routes through `st.navigation` to the home page below and the pages in
-`pages/` that work (listed in `PAGES`). Pages never import JAX: they call cached functions of
+`app_pages/` that work (listed in `PAGES`). Pages never import JAX: they call cached functions of
 `engine.experiments`, and the backend line comes from `engine.backend.backend_summary`.
 """
 
@@ -15,13 +15,13 @@ from engine.cache import enable_compilation_cache
 # The pages that work, in navigation order. (A comment, not a string: Streamlit's "magic" would
 # draw a bare string on the page.)
 PAGES = (
-    {"page": "Universality", "path": "pages/universality.py", "url": "universality",
+    {"page": "Universality", "path": "app_pages/universality.py", "url": "universality",
      "icon": ":material/account_tree:"},
-    {"page": "Eigenstructure", "path": "pages/eigenstructure.py", "url": "eigenstructure",
+    {"page": "Eigenstructure", "path": "app_pages/eigenstructure.py", "url": "eigenstructure",
      "icon": ":material/equalizer:"},
-    {"page": "Depth separation", "path": "pages/depth_separation.py", "url": "depth_separation",
+    {"page": "Depth separation", "path": "app_pages/depth_separation.py", "url": "depth_separation",
      "icon": ":material/radio_button_checked:"},
-    {"page": "Learning curves", "path": "pages/learning_curves.py", "url": "learning_curves",
+    {"page": "Learning curves", "path": "app_pages/learning_curves.py", "url": "learning_curves",
      "icon": ":material/trending_down:"},
 )
 

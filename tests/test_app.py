@@ -65,16 +65,17 @@ def test_backend_summary_is_plain_data():
     assert summary["x64"] is True
 
 
-def test_page_urls_are_their_file_names():
-    # Until `st.navigation` has run once, a fresh server knows its pages from the `pages/` folder,
-    # named by file; a shared link to a URL that differs from the file name then opens with a
-    # "Page not found" dialog on the first visit after a (container) start. Measured in Chromium.
+def test_pages_live_outside_a_pages_folder():
+    # A folder named `pages/` beside app.py is Streamlit's older multipage layout: until
+    # `st.navigation` has run once, a fresh server serves a page URL straight from that folder,
+    # without app.py (a file-name sidebar, no page config), or shows "Page not found" when the URL
+    # differs from the file name. Seen in Chromium on the first visit after a server start.
     import ast
 
+    assert not (APP.parent / "pages").exists()
     tree = ast.parse(APP.read_text())
     (pages,) = [ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
                 and [getattr(t, "id", None) for t in node.targets] == ["PAGES"]]
     assert len(pages) == 4
     for page in pages:
-        assert Path(page["path"]).stem == page["url"], page
-        assert (APP.parent / page["path"]).is_file()
+        assert (APP.parent / page["path"]).is_file(), page

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_FILES = sorted((ROOT / "engine").rglob("*.py"))
-PAGE_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py")),
+PAGE_FILES = [ROOT / "app.py", *sorted((ROOT / "app_pages").rglob("*.py")),
               *sorted((ROOT / "ui").rglob("*.py")), *sorted((ROOT / "figures").rglob("*.py"))]
 """The UI side: app, pages, the shell (`ui/`) and the figure builders (`figures/`)."""
 FIGURE_FILES = sorted((ROOT / "figures").rglob("*.py"))
@@ -48,7 +48,7 @@ def _rel(path: Path) -> str:
 
 def test_files_are_found():
     assert ROOT / "engine" / "specs.py" in ENGINE_FILES
-    assert ROOT / "pages" / "eigenstructure.py" in PAGE_FILES
+    assert ROOT / "app_pages" / "eigenstructure.py" in PAGE_FILES
     assert ROOT / "figures" / "eigenstructure.py" in FIGURE_FILES
     assert (ROOT / "app.py").is_file()
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import assert_ok, charts, open_page, url, values
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "depth_separation.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "depth_separation.py")
 TIMEOUT = 600
 
 SMALL = {"d_min": "4", "d_max": "8", "n_train": "256", "steps": "100", "seeds": "1",

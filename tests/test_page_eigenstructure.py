@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import assert_ok, charts, open_page, url, values
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "eigenstructure.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "eigenstructure.py")
 TIMEOUT = 180  # the first run compiles the kernel programs
 
 

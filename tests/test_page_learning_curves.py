@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import assert_ok, open_page, url, values
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "learning_curves.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "learning_curves.py")
 TIMEOUT = 600
 
 SMALL = {"d": "10", "k": "2", "max_depth": "2", "lr_width": "16", "lr_n_min": "64",

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import assert_ok, charts, open_page, url
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "universality.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "universality.py")
 TIMEOUT = 600
 
 SMALL = {"d_min": "4", "d_max": "8", "n_max": "256", "seeds": "1", "steps": "250"}

@@ -373,13 +373,13 @@ shown = len(at.main.children)
 if not shown:
     sys.exit("app.py showed nothing")
 print(f"app.py ran: {shown} elements on the home page, {len(at.markdown)} of them markdown")
-# The pages app.py registers (those it names as "pages/NAME.py"), at their default view, which
+# The pages app.py registers (those it names as "app_pages/NAME.py"), at their default view, which
 # must come from the warmed cache: a page that stores a new result computed it at run time.
 from engine import cache
 
 store = cache.store()
 app_source = pathlib.Path("app.py").read_text()
-for page in sorted(pathlib.Path("pages").glob("*.py")):
+for page in sorted(pathlib.Path("app_pages").glob("*.py")):
     if f'"{page.as_posix()}"' not in app_source:
         continue
     before, start = len(store), time.perf_counter()

@@ -245,7 +245,8 @@ def app(browser, app_url, request) -> StreamlitPage:
     streamlit_page = StreamlitPage(page, app_url)
     yield streamlit_page
     try:
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+        module = request.node.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+        name = module + "-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
         streamlit_page.screenshot(RESULTS / f"{name}.png")
     finally:
         context.close()
