@@ -89,3 +89,42 @@ def check_types(spec: Any) -> Any:
             raise ValueError(f"`{field.name}` must be {_kind(template)}, got "
                              f"{shown(value)}.") from None
     return dataclasses.replace(spec, **changes)
+
+
+# --- The time budget -----------------------------------------------------------------------------
+
+TIME_BUDGET_ENV = "IBL_TIME_BUDGET_S"
+"""Overrides every view's time budget (seconds): raise it on a bigger machine or a GPU server, lower
+it on a shared one."""
+
+
+def time_budget(default_s: float) -> float:
+    """The most seconds a view may be estimated to take: `IBL_TIME_BUDGET_S` when set (a positive
+    number), else the view's `default_s`."""
+    import os
+
+    raw = os.environ.get(TIME_BUDGET_ENV)
+    if raw is None or not raw.strip():
+        return float(default_s)
+    try:
+        budget = float(raw)
+    except ValueError:
+        budget = math.nan
+    if not (math.isfinite(budget) and budget > 0):
+        raise ValueError(f"{TIME_BUDGET_ENV}={shown(raw)} must be a positive number of seconds, "
+                         "e.g. 900.")
+    return budget
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def refuse_if_slow(seconds: float, default_s: float, advice: str) -> None:
+    """`ValueError` before any work when a view's estimated `seconds` exceed its budget
+    (`time_budget(default_s)`), saying how long it would take, the limit, and `advice` (what to
+    make smaller)."""
+    budget = time_budget(default_s)
+    if seconds > budget:
+        raise ValueError(f"This view would take about {_duration(seconds)} on this machine (the "
+                         f"limit is {_duration(budget)}; {TIME_BUDGET_ENV} sets it); {advice}.")

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine import guard
 from engine.experiments import depth_locality, eigenstructure, kernel_theory, separation, universality
 
 VIEWS = [
@@ -62,4 +63,27 @@ def test_hostile_specs_are_refused_with_a_sentence_or_accepted_within_budget(vie
     assert view.normalise(normal) == normal  # canonical
     seconds = view.estimate_seconds(normal)
     if budget is not None:
-        assert seconds is not None and seconds <= budget
+        assert seconds is not None and seconds <= guard.time_budget(budget)
+
+
+def test_the_time_budget_is_configurable(monkeypatch):
+    view = universality.sample_complexity
+    spec = universality.SampleComplexitySpec(d_max=64, n_max=8192, seeds=4, steps=2000)
+    monkeypatch.setenv(guard.TIME_BUDGET_ENV, "1e7")  # a big machine: anything goes
+    seconds = view.estimate_seconds(spec)
+    assert universality.TIME_BUDGET_S < seconds < 1e7
+    monkeypatch.setenv(guard.TIME_BUDGET_ENV, "")  # unset: the view's own budget refuses it
+    with pytest.raises(ValueError, match=guard.TIME_BUDGET_ENV):
+        view.normalise(spec)
+    monkeypatch.setenv(guard.TIME_BUDGET_ENV, str(seconds * 1.01))
+    assert view.normalise(spec) is not None
+    monkeypatch.setenv(guard.TIME_BUDGET_ENV, str(seconds * 0.99))
+    with pytest.raises(ValueError, match="minutes"):
+        view.normalise(spec)
+
+
+@pytest.mark.parametrize("raw", ["lots", "-1", "0", "nan", "inf"])
+def test_a_bad_time_budget_setting_is_refused_with_a_sentence(monkeypatch, raw):
+    monkeypatch.setenv(guard.TIME_BUDGET_ENV, raw)
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        guard.time_budget(900)

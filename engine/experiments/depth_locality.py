@@ -59,7 +59,7 @@ import warnings
 
 import numpy as np
 
-from engine import locality, training
+from engine import guard, locality, training
 from engine.cache import Progress, cached
 from engine.experiments.universality import samples_to_reach
 from engine.kernels import nngp_ntk
@@ -211,11 +211,8 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
         w_std=_number(spec, "w_std", 0.0, 4.0), b_std=_number(spec, "b_std", 0.0, 4.0),
         ridge=_number(spec, "ridge", 0.0, 1e3, open_low=False),
         threshold=_number(spec, "threshold", 0.0, 2.0))
-    seconds = locality_seconds(spec)
-    if seconds > TIME_BUDGET_S:
-        raise ValueError(f"This view would take about {seconds / 60:.0f} minutes on this machine "
-                         f"(the limit is {TIME_BUDGET_S / 60:.0f}); choose fewer depths, seeds or "
-                         "steps, a smaller width, or a smaller n_max.")
+    guard.refuse_if_slow(locality_seconds(spec), TIME_BUDGET_S,
+                         "choose fewer depths, seeds or steps, a smaller width, or a smaller n_max")
     return spec
 
 

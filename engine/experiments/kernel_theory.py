@@ -55,7 +55,7 @@ import numbers
 
 import numpy as np
 
-from engine import eigenlearning, locality, regression, spectra
+from engine import eigenlearning, guard, locality, regression, spectra
 from engine.cache import Progress, cached
 from engine.experiments import eigenstructure
 
@@ -222,11 +222,8 @@ def normalise_theory(spec: TheorySpec) -> TheorySpec:
         locality.check_order(spec.d, int(k))
         changes.update(modes=(), k=int(k))
     spec = dataclasses.replace(spec, **changes)
-    seconds = theory_seconds(spec)
-    if seconds > TIME_BUDGET_S:
-        raise ValueError(f"This view would take about {seconds:.0f} s on this machine (the limit "
-                         f"is {TIME_BUDGET_S:.0f} s); choose a smaller n_max, fewer seeds or "
-                         "sizes, or a smaller d.")
+    guard.refuse_if_slow(theory_seconds(spec), TIME_BUDGET_S,
+                         "choose a smaller n_max, fewer seeds or sizes, or a smaller d")
     return spec
 
 

@@ -86,7 +86,7 @@ import math
 
 import numpy as np
 
-from engine import radial, training
+from engine import guard, radial, training
 from engine.cache import Progress, cached
 
 MODELS = {
@@ -198,10 +198,8 @@ def _check_common(spec) -> dict:
 
 
 def _refuse_if_slow(seconds: float) -> None:
-    if seconds > TIME_BUDGET_S:
-        raise ValueError(f"This view would train for about {seconds / 60:.0f} minutes on this "
-                         f"machine (the limit is {TIME_BUDGET_S / 60:.0f}); choose a smaller d, "
-                         "width, number of features, n_train, steps or seeds.")
+    guard.refuse_if_slow(seconds, TIME_BUDGET_S, "choose a smaller d, width, number of features, "
+                                                 "n_train, steps or seeds")
 
 
 # ------------------------------------------------------------------------------------------ data

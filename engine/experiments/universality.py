@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from engine import tasks, training
+from engine import guard, tasks, training
 from engine.cache import Progress, cached
 from engine.specs import mlp, tree_cnn, tree_lcn
 
@@ -76,10 +76,8 @@ def _power_of_two(value: int, name: str) -> None:
 
 
 def _refuse_if_slow(seconds: float) -> None:
-    if seconds > TIME_BUDGET_S:
-        raise ValueError(f"This view would train for about {seconds / 60:.0f} minutes on this "
-                         f"machine (the limit is {TIME_BUDGET_S / 60:.0f}); choose a smaller d, "
-                         "fewer samples, steps or seeds.")
+    guard.refuse_if_slow(seconds, TIME_BUDGET_S,
+                         "choose a smaller d, fewer samples, steps or seeds")
 
 
 # ------------------------------------------------------------------------------ sample complexity
