@@ -383,6 +383,9 @@ for page in sorted(pathlib.Path("app_pages").glob("*.py")):
     if f'"{page.as_posix()}"' not in app_source:
         continue
     before, start = len(store), time.perf_counter()
+    # A browser's navigation starts a page with an empty query string; AppTest keeps the previous
+    # page's (which would hand this page, say, the Eigenstructure page's `d`).
+    at.query_params.clear()
     at.switch_page(page.as_posix()).run()
     if at.exception:
         sys.exit(f"{page} raised: {[e.message for e in at.exception]}")
