@@ -24,21 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import engine  # noqa: E402,F401  (enables float64)
 from engine.kernels import kernel_plan, nngp_ntk  # noqa: E402
 from engine.specs import conv_net, mlp, tree_cnn  # noqa: E402
+from report import machine, print_table, timed  # noqa: E402  (bench/report.py, beside this script)
 
 STD = {"w_std": 1.4, "b_std": 0.1}
 WORKLOADS = [
@@ -47,18 +45,6 @@ WORKLOADS = [
     ("tree_cnn_s3", "tree CNN, filter 3, 300 x 81", tree_cnn(81, 3, **STD), 300, 81),
     ("circular_cnn_gap", "circular CNN x3 + pool, 128 x 24", conv_net(3, 3, **STD), 128, 24),
 ]
-
-
-def _time(fn, repeats):
-    start = time.perf_counter()
-    out = fn()
-    cold = time.perf_counter() - start
-    warm = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        warm.append(time.perf_counter() - start)
-    return out, cold, warm
 
 
 def main(argv=None) -> dict:
@@ -70,9 +56,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
 
-    device = jax.devices()[0]
-    print(f"engine on {jax.default_backend()} ({device.device_kind}), jax {jax.__version__}, "
-          f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}", file=sys.stderr)
+    print(machine(), file=sys.stderr)
     have_nt = os.path.exists(args.nt_python)
     if not have_nt:
         print(f"no neural-tangents venv at {args.nt_python}: run `bash tools/make_nt_venv.sh` "
@@ -90,7 +74,7 @@ def main(argv=None) -> dict:
             for name, _, layers, n, d in WORKLOADS:
                 res = results[name]
                 x = inputs[name]
-                (nngp, ntk), cold, warm = _time(lambda: nngp_ntk(layers, x), args.repeats)
+                (nngp, ntk), cold, warm = timed(lambda: nngp_ntk(layers, x), args.repeats)
                 res["warm"].append(min(warm))
                 if round_ == 0:
                     res.update(cold=cold, nngp=nngp, ntk=ntk,
@@ -128,15 +112,7 @@ def main(argv=None) -> dict:
                     f"{np.median(ratios):.1f}x ({ratios.min():.1f}-{ratios.max():.1f})",
                     f"{res['diff_off']:.0e}", f"{res['diff_diag']:.0e}"]
         rows.append(row)
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows, markdown=args.markdown, left=(0,))
     for name, *_ in WORKLOADS:
         print(f"  {name}: {results[name]['plan']}", file=sys.stderr)
     return results

@@ -41,6 +41,7 @@ import urllib.request
 
 import numpy as np
 from playwright.sync_api import sync_playwright
+from report import print_table  # noqa: E402  (bench/report.py, beside this script)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -227,16 +228,7 @@ def main(argv=None) -> dict:
              *_summary(results[name]["warm"], results[name]["warm_script"], WARM_GOAL_S),
              *_summary(results[name]["new"], results[name]["new_script"], WARM_GOAL_S)]
             for name, path, _, cold_goal in pages]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(c.rjust(w) if i > 1 else c.ljust(w)
-                            for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows, markdown=args.markdown, left=(0, 1))
     print(f"{args.repeats} repeat(s); cold = fresh server and empty IBL_CACHE_DIR per measurement; "
           "'script done' = median time from navigation until Streamlit's script run had finished "
           "(the rest is the browser loading Plotly and drawing)", file=sys.stderr)

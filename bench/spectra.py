@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import subprocess
 import sys
-import time
+from report import machine, print_table, run_child, timed_median  # noqa: E402  (bench/report.py, beside this script)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -41,18 +39,6 @@ WORKLOADS = [
 ]
 
 
-def _timed(fn, repeats):
-    start = time.perf_counter()
-    out = fn()
-    cold = time.perf_counter() - start
-    warm = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        warm.append(time.perf_counter() - start)
-    return out, cold, sorted(warm)[len(warm) // 2]
-
-
 def run_one(name: str, repeats: int) -> dict:
     """Time one workload in this (fresh) process; returns a JSON-able dict."""
     import numpy as np
@@ -65,20 +51,20 @@ def run_one(name: str, repeats: int) -> dict:
     layers = eval(builder, {"mlp": mlp, "tree_cnn": tree_cnn})  # a fixed builder from WORKLOADS
     result = {"name": name, "label": label}
     if kind == "sphere":
-        mu, cold, warm = _timed(lambda: spectra.sphere_eigenvalues(layers, d, 400), repeats)
+        mu, cold, warm = timed_median(lambda: spectra.sphere_eigenvalues(layers, d, 400), repeats)
         result.update(eig_cold=cold, eig_warm=warm, detail=f"{len(mu)} eigenvalues, "
                       f"{spectra.default_sphere_nodes(d, 400)} nodes")
     else:
         # Cold spectrum first (it compiles the kernel row), then the bare eigenvalues, warm and
         # measured again cold after clearing the compiled programs.
-        spectrum, cold, warm = _timed(lambda: spectra.hypercube_spectrum(layers, d), repeats)
+        spectrum, cold, warm = timed_median(lambda: spectra.hypercube_spectrum(layers, d), repeats)
         result.update(spec_cold=cold, spec_warm=warm)
         import jax
 
         from engine import kernels
         jax.clear_caches()
         kernels._compiled_stage.cache_clear()
-        lam, cold, warm = _timed(lambda: spectra.hypercube_eigenvalues(layers, d), repeats)
+        lam, cold, warm = timed_median(lambda: spectra.hypercube_eigenvalues(layers, d), repeats)
         result.update(eig_cold=cold, eig_warm=warm,
                       detail=f"{len(lam):,} eigenvalues, {len(spectrum.levels.eigenvalue)} levels, "
                              f"trace error {abs(lam.sum() - spectrum.diagonal):.0e}")
@@ -98,19 +84,11 @@ def main(argv=None) -> list:
         print(json.dumps(run_one(args.child, args.repeats)))
         return []
 
-    import jax
-    device = jax.devices()[0]
-    print(f"engine on {jax.default_backend()} ({device.device_kind}), jax {jax.__version__}, "
-          f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}", file=sys.stderr)
+    print(machine(), file=sys.stderr)
     names = args.only or [w[0] for w in WORKLOADS]
     results = []
     for name in names:
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", name,
-                              "--repeats", str(args.repeats)], check=True, capture_output=True,
-                             text=True)
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(res)
-        print(f"{name}: {res}", file=sys.stderr, flush=True)
+        results.append(run_child(__file__, name, args.repeats))
 
     header = ["workload", "eigenvalues cold (s)", "eigenvalues warm (s)", "spectrum cold (s)",
               "spectrum warm (s)", "peak RSS (MiB)", "notes"]
@@ -120,16 +98,7 @@ def main(argv=None) -> list:
                 else ["-", "-"])
         rows.append([res["label"], f"{res['eig_cold']:.2f}", f"{res['eig_warm']:.3f}", *spec,
                      f"{res['rss_mib']:,.0f}", res["detail"]])
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(c.rjust(w) if 0 < i < len(row) - 1 else c.ljust(w)
-                            for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows, markdown=args.markdown, left=(0, -1))
     return results
 
 

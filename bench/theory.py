@@ -27,10 +27,10 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
+from report import print_table, run_child, timed_median  # noqa: E402  (bench/report.py, beside this script)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -43,18 +43,6 @@ WORKLOADS = [
     ("tree_d20_levels", "tree CNN d = 20: levels x multiplicity, 50 sizes"),
     ("default_view", "Theory view, default spec, empty cache"),
 ]
-
-
-def _timed(fn, repeats):
-    start = time.perf_counter()
-    out = fn()
-    cold = time.perf_counter() - start
-    warm = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        warm.append(time.perf_counter() - start)
-    return out, cold, sorted(warm)[len(warm) // 2] if warm else float("nan")
 
 
 def _conservation(lam, m, curve) -> float:
@@ -114,7 +102,7 @@ def run_one(name: str, repeats: int) -> dict:
             lam = eigenlearning.clip_rounding(spectrum.eigenvalues)
     weights = np.ones_like(lam) if m is None else m
     power = lam * weights / float(lam @ weights)  # a target aligned with the spectrum
-    curve, cold, warm = _timed(lambda: eigenlearning.predict(
+    curve, cold, warm = timed_median(lambda: eigenlearning.predict(
         lam, sizes, ridge=ridge, multiplicity=m, target_power=power), repeats)
     result.update(cold=cold, warm=warm, check=_conservation(lam, weights, curve),
                   detail=f"{len(lam):,} entries, {int(np.size(curve.kappa))} problems, "
@@ -140,28 +128,14 @@ def main(argv=None) -> list:
     for name in args.only or [w[0] for w in WORKLOADS]:
         with tempfile.TemporaryDirectory(prefix="ibl-bench-theory-") as cache:
             env = {**os.environ, "IBL_CACHE_DIR": cache}  # the default view starts from nothing
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", name,
-                                  "--repeats", str(args.repeats)], check=True,
-                                 capture_output=True, text=True, env=env)
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(res)
-        print(f"{name}: {res}", file=sys.stderr, flush=True)
+            results.append(run_child(__file__, name, args.repeats, env=env))
 
     header = ["workload", "cold (s)", "warm (s)", "max |sum L - n| / n", "notes"]
     rows = [[r["label"], f"{r['cold']:.3f}",
              "-" if r["warm"] != r["warm"] else f"{r['warm']:.3f}",
              "-" if r["check"] != r["check"] else f"{r['check']:.1e}", r["detail"]]
             for r in results]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(c.rjust(w) if 0 < i < len(row) - 1 else c.ljust(w)
-                            for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows, markdown=args.markdown, left=(0, -1))
     return results
 
 

@@ -36,10 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
+from report import machine, print_table, run_child  # noqa: E402  (bench/report.py, beside this script)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -184,20 +183,11 @@ def main(argv=None) -> list:
         print(json.dumps(run_one(args.child, args.repeats)))
         return []
 
-    import jax
-    device = jax.devices()[0]
-    print(f"engine on {jax.default_backend()} ({device.device_kind}), jax {jax.__version__}, "
-          f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}; "
-          f"{SEEDS} seeds x sizes {SIZES}, d = {D}", file=sys.stderr)
+    print(machine(f"{SEEDS} seeds x sizes {SIZES}, d = {D}"), file=sys.stderr)
     names = args.only or [w[0] for w in WORKLOADS]
     results = []
     for name in names:
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", name,
-                              "--repeats", str(args.repeats)], check=True, capture_output=True,
-                             text=True)
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(res)
-        print(f"{name}: {res}", file=sys.stderr, flush=True)
+        results.append(run_child(__file__, name, args.repeats))
 
     header = ["workload", "sweep cold (s)", "sweep warm (s)", "loop cold (s)", "loop warm (s)",
               "speed-up warm", "speed-up cold", "per-step loop (s)", "estimate (s)", "notes"]
@@ -218,16 +208,7 @@ def main(argv=None) -> list:
             f"{res['loop_cold'] / res['sweep_cold']:.1f}x" if looped else "-",
             f"{res['naive_warm']:.1f}" if "naive_warm" in res else "-",
             f"{res['estimate']:.1f}", notes])
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(c.rjust(w) if 0 < i < len(row) - 1 else c.ljust(w)
-                            for i, (c, w) in enumerate(zip(row, widths))))
+    print_table(header, rows, markdown=args.markdown, left=(0, -1))
     return results
 
 
