@@ -1,6 +1,9 @@
 # Inductive Bias Lab: the dashboard on http://localhost:8501.
 #   docker build -t inductive-bias-lab .
 #   docker run -p 8501:8501 inductive-bias-lab
+# It writes only to its cache directory, a volume, so it also runs with a read-only root and keeps
+# its results across restarts in a named volume:
+#   docker run --read-only -v ibl-cache:/app/cache -p 8501:8501 inductive-bias-lab
 # CPU by default. On an NVIDIA host, add JAX's CUDA plugin at the pinned JAX version:
 #   docker build --build-arg JAX_EXTRA=cuda12 -t inductive-bias-lab:gpu .
 #   docker run --gpus all -p 8501:8501 inductive-bias-lab:gpu
@@ -46,13 +49,20 @@ USER 10001:10001
 COPY engine/ ./engine/
 RUN JAX_PLATFORMS=cpu python -m engine warm
 
-# .dockerignore lets through only what the app runs: requirements.txt, app.py, engine/, app_pages/,
-# ui/, figures/, .streamlit/ (those present).
+# .dockerignore lets through only what the app runs: requirements.txt, app.py, healthcheck.py,
+# engine/, app_pages/, ui/, figures/, .streamlit/ (those present).
 COPY . ./
+
+# The only place the app writes (results, compiled programs, lock files). A volume, so a container
+# with a read-only root still works, and a named volume keeps the cache across containers; a new
+# volume starts as a copy of the warmed cache above.
+VOLUME ["/app/cache"]
 
 EXPOSE 8501
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request, sys; sys.exit(0 if urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4).read() == b'ok' else 1)"]
+# Healthy when the server answers /_stcore/health and serves /, and the cache is writable
+# (healthcheck.py says which check failed).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "healthcheck.py"]
 
 ENTRYPOINT ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]

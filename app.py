@@ -7,8 +7,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
+import ui
 from engine.backend import backend_summary
 from engine.cache import enable_compilation_cache
 
@@ -240,10 +243,23 @@ def home() -> None:
         st.code("\n\n".join(entries), language="bibtex")
 
 
+def _log_engine() -> None:
+    """The engine's log in the server's output: a line per view computed (name, key, seconds) and
+    per damaged cache entry. Once per process (app.py runs on every rerun)."""
+    log = logging.getLogger("engine")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+_log_engine()
 enable_compilation_cache()  # JAX keeps compiled programs beside the result cache
 st.set_page_config(page_title="Inductive Bias Lab", layout="wide")
 navigation = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(page["path"], title=page["page"], icon=page["icon"], url_path=page["url"])
        for page in PAGES])
+ui.image_format_control()
 navigation.run()

@@ -54,12 +54,12 @@ def common_controls(controls: ui.UrlControls, default) -> dict:
 
 
 def charts(view, index: int, metric: str, file_name: str) -> None:
-    st.plotly_chart(figs.error_figure(view, metric), key=f"{PAGE}_error")
+    ui.chart(figs.error_figure(view, metric), key=f"{PAGE}_error")
     if view.diverged.any():
         st.warning(f"{int(view.diverged.sum())} runs diverged (their loss exploded) and are left "
                    "out; lower the learning rate.")
-    st.plotly_chart(figs.profile_figure(view, index), key=f"{PAGE}_profile")
-    st.plotly_chart(figs.curves_figure(view, index), key=f"{PAGE}_curves")
+    ui.chart(figs.profile_figure(view, index), key=f"{PAGE}_profile")
+    ui.chart(figs.curves_figure(view, index), key=f"{PAGE}_curves")
     ui.explain(
         claim="For radially symmetric inputs, gradient descent learns the ball indicator with two "
               "layers of sigmoids even when the first is random and frozen: the random layer "
@@ -94,8 +94,9 @@ def charts(view, index: int, metric: str, file_name: str) -> None:
 
 def dimension_page(controls: ui.UrlControls) -> None:
     default = sep.DEFAULT_DIMENSION
-    controls.presets("Preset", {name: _preset(spec, DIMENSION_NAMES)
-                                for name, spec in sep.DIMENSION_PRESETS.items()})
+    controls.presets("Presets", {name: _preset(spec, DIMENSION_NAMES)
+                                 for name, spec in sep.DIMENSION_PRESETS.items()},
+                     notes=sep.PRESET_NOTES)
     common = common_controls(controls, default)
     d_min = controls.select_slider("d_min", "Smallest d", POWERS, default=default.d_min)
     d_max = controls.select_slider("d_max", "Largest d", [p for p in POWERS if p >= d_min],
@@ -115,8 +116,9 @@ def dimension_page(controls: ui.UrlControls) -> None:
 
 def width_page(controls: ui.UrlControls) -> None:
     default = sep.DEFAULT_WIDTH
-    controls.presets("Preset", {name: _width_preset(spec)
-                                for name, spec in sep.WIDTH_PRESETS.items()})
+    controls.presets("Presets", {name: _width_preset(spec)
+                                 for name, spec in sep.WIDTH_PRESETS.items()},
+                     notes=sep.PRESET_NOTES)
     common = common_controls(controls, default)
     d = controls.select_slider("w_d", "Input dimension d", POWERS, default=default.d)
     w_min = controls.select_slider("w_min", "Smallest width", WIDTHS, default=min(default.widths))

@@ -35,8 +35,9 @@ SPHERE_NAMES = {"sphere_d": "d", "layers": "layers", "sphere_act": "activation",
 
 def hypercube_controls(controls: ui.UrlControls) -> eig.HypercubeSpec:
     default = eig.DEFAULT_HYPERCUBE
-    controls.presets("Preset", {name: _as_controls(spec, HYPERCUBE_NAMES)
-                                for name, spec in eig.HYPERCUBE_PRESETS.items()})
+    controls.presets("Presets", {name: _as_controls(spec, HYPERCUBE_NAMES)
+                                 for name, spec in eig.HYPERCUBE_PRESETS.items()},
+                     notes=eig.PRESET_NOTES)
     arch = controls.selectbox("arch", "Architecture", eig.ARCHITECTURES, default=default.arch,
                               help="MLP: dense layers. Shallow CNN: one conv layer (stride 1, "
                                    "circular padding) under a dense head. Deep tree CNN / LCN: "
@@ -108,7 +109,7 @@ def hypercube_page(controls: ui.UrlControls) -> None:
     st.markdown(_describe(view))
     zero_levels, zero_count = figs.zero_levels(view)
     threshold = figs.nth_eigenvalue(view, n)
-    st.plotly_chart(figs.hypercube_figure(view, threshold=threshold, n=n), key=f"{PAGE}_hypercube")
+    ui.chart(figs.hypercube_figure(view, threshold=threshold, n=n), key=f"{PAGE}_hypercube")
     caption = (f"{len(view.eigenvalue)} distinct levels among {2 ** spec.d:,} eigenvalues; "
                f"they sum to K(x, x) = {view.diagonal:.6g} "
                f"(sum: {float(np.sum(view.eigenvalue * view.multiplicity)):.6g}).")
@@ -128,7 +129,7 @@ def hypercube_page(controls: ui.UrlControls) -> None:
         st.caption(f"One row per level (eigenvalue, frequency and spread); spread is the "
                    f"{view.spread_kind}.")
     with right:
-        st.plotly_chart(figs.trace_figure(view), key=f"{PAGE}_trace")
+        ui.chart(figs.trace_figure(view), key=f"{PAGE}_trace")
 
     ui.explain(
         claim="An MLP kernel's eigenvalue depends only on the frequency |S| of the Walsh "
@@ -153,8 +154,9 @@ def hypercube_page(controls: ui.UrlControls) -> None:
 
 def sphere_controls(controls: ui.UrlControls) -> eig.SphereSpec:
     default = eig.DEFAULT_SPHERE
-    controls.presets("Preset", {name: _as_controls(spec, SPHERE_NAMES)
-                                for name, spec in eig.SPHERE_PRESETS.items()})
+    controls.presets("Presets", {name: _as_controls(spec, SPHERE_NAMES)
+                                 for name, spec in eig.SPHERE_PRESETS.items()},
+                     notes=eig.PRESET_NOTES)
     d = controls.slider("sphere_d", "Input dimension d (sphere in R^d)", 2, eig.SPHERE_D_MAX,
                         default=default.d)
     layers = controls.slider("layers", "Deepest network L (layers)", 2, eig.SPHERE_LAYERS_MAX,
@@ -177,7 +179,7 @@ def sphere_page(controls: ui.UrlControls) -> None:
     spec = sphere_controls(controls)
     controls.finish()
     view = ui.compute(eig.sphere, spec, label=f"Funk–Hecke spectra on S^{spec.d - 1}")
-    st.plotly_chart(figs.sphere_figure(view), key=f"{PAGE}_sphere")
+    ui.chart(figs.sphere_figure(view), key=f"{PAGE}_sphere")
     st.caption("Zero eigenvalues (two-layer kernels without bias vanish at odd k ≥ 3) cannot sit on "
                "a log axis and are left out. Slopes are least-squares fits of log μ_k on log k "
                f"over k ≥ {spec.fit_from}, up to the last k with μ_k ≥ 10⁻¹⁰ μ_0.")

@@ -51,8 +51,9 @@ def _locality_preset(spec: loc.LocalitySpec) -> dict:
 
 def locality_page(controls: ui.UrlControls) -> None:
     default = loc.DEFAULT_LOCALITY
-    controls.presets("Preset", {name: _locality_preset(spec)
-                                for name, spec in loc.PRESETS.items()})
+    controls.presets("Presets", {name: _locality_preset(spec)
+                                 for name, spec in loc.PRESETS.items()},
+                     notes=loc.PRESET_NOTES)
     inputs = controls.radio("inputs", "Inputs", locality.INPUTS, default=default.distribution,
                             help="On the hypercube only permutations and sign flips of the "
                                  "coordinates are symmetries; Gaussian inputs are rotation "
@@ -65,7 +66,9 @@ def locality_page(controls: ui.UrlControls) -> None:
     max_depth = controls.slider("max_depth", "Deepest network (hidden layers)", 1, loc.DEPTH_MAX,
                                 default=max(default.depths))
     width = controls.select_slider("lr_width", "Network width", WIDTHS, default=default.width)
-    n_min = controls.select_slider("lr_n_min", "Smallest training set n", SMALLEST,
+    # Minibatches of `batch_size` need at least that many samples (the engine refuses fewer).
+    n_min = controls.select_slider("lr_n_min", "Smallest training set n",
+                                   [n for n in SMALLEST if n >= default.batch_size],
                                    default=default.n_min)
     n_max = controls.select_slider("lr_n_max", "Largest training set n",
                                    [n for n in SIZES if n >= n_min], default=default.n_max)
@@ -89,8 +92,8 @@ def locality_page(controls: ui.UrlControls) -> None:
                             optimizer=optimizer, learning_rate=lr, kernel=kernel, ridge=ridge)
     view = ui.compute(loc.depth_locality, spec, label="Training networks and solving kernels")
 
-    st.plotly_chart(figs.locality_depth_figure(view), key=f"{PAGE}_depth")
-    st.plotly_chart(figs.locality_curves_figure(view), key=f"{PAGE}_curves")
+    ui.chart(figs.locality_depth_figure(view), key=f"{PAGE}_depth")
+    ui.chart(figs.locality_curves_figure(view), key=f"{PAGE}_curves")
     if view.diverged.any():
         st.warning(f"{int(view.diverged.sum())} training runs diverged (their loss exploded) and "
                    "are left out; lower the learning rate.")
@@ -134,7 +137,8 @@ def _theory_preset(spec: kt.TheorySpec) -> dict:
 
 def theory_page(controls: ui.UrlControls) -> None:
     default = kt.DEFAULT_THEORY
-    controls.presets("Preset", {name: _theory_preset(spec) for name, spec in kt.PRESETS.items()})
+    controls.presets("Presets", {name: _theory_preset(spec) for name, spec in kt.PRESETS.items()},
+                     notes=kt.PRESET_NOTES)
     arch = controls.selectbox("th_arch", "Kernel of", eig.ARCHITECTURES, default=default.arch)
     d = controls.slider("th_d", "Input dimension d", kt.D_MIN, kt.D_MAX, default=default.d)
     depth, filter_size = default.depth, default.filter_size
@@ -187,11 +191,11 @@ def theory_page(controls: ui.UrlControls) -> None:
                          ridge=ridge, noise=noise, n_max=n_max, seeds=seeds)
     view = ui.compute(kt.theory, spec, label="Solving kernel regression and the theory")
 
-    st.plotly_chart(figs.theory_figure(view), key=f"{PAGE}_theory")
+    ui.chart(figs.theory_figure(view), key=f"{PAGE}_theory")
     if (view.test_mse_theory == 0).any():
         st.caption(f"From n = {view.rank:,.0f} on (the number of nonzero eigenvalues) every mode is "
                    "learned and the predicted test error is 0: not drawn on the log axis.")
-    st.plotly_chart(figs.learnability_figure(view), key=f"{PAGE}_learnability")
+    ui.chart(figs.learnability_figure(view), key=f"{PAGE}_learnability")
     st.markdown("**Target modes**: the eigenfunctions the target is made of, with their "
                 f"eigenvalues. See them among all {2 ** spec.d:,} modes on the "
                 f"[Eigenstructure page](/eigenstructure?{_eigenstructure_query(spec)}).")

@@ -21,16 +21,24 @@ OPTIMIZERS = {"adam": "Adam", "sgd": "SGD"}
 SAMPLE_NAMES = {"target": "target", "d_min": "d_min", "d_max": "d_max", "n_max": "n_max",
                 "seeds": "seeds", "threshold": "threshold", "steps": "steps", "opt": "optimizer",
                 "lr": "learning_rate", "channels": "channels", "width": "width"}
+DEPTH_NAMES = {"s": "s", "depth_d": "d", "depth_target": "target", "n_train": "n_train",
+               "depth_seeds": "seeds", "depth_steps": "steps"}
+DEPTH_STEPS = sorted({*STEPS, uni.DEFAULT_DEPTH.steps})
 
 
 def _preset(spec, names) -> dict:
     return {url: getattr(spec, field) for url, field in names.items()}
 
 
+def _depth_preset(spec: uni.DepthSpec) -> dict:
+    return {**_preset(spec, DEPTH_NAMES), "max_channels": max(spec.channels)}
+
+
 def sample_page(controls: ui.UrlControls) -> None:
     default = uni.DEFAULT_SAMPLES
-    controls.presets("Preset", {name: _preset(spec, SAMPLE_NAMES)
-                                for name, spec in uni.SAMPLE_PRESETS.items()})
+    controls.presets("Presets", {name: _preset(spec, SAMPLE_NAMES)
+                                 for name, spec in uni.SAMPLE_PRESETS.items()},
+                     notes=uni.PRESET_NOTES)
     target = controls.selectbox("target", "Target", {k: tasks.TARGETS[k] for k in
                                                      ("sparse_product", "quadratic")},
                                 default=default.target)
@@ -59,7 +67,7 @@ def sample_page(controls: ui.UrlControls) -> None:
     controls.finish()
     view = ui.compute(uni.sample_complexity, spec, label="Training CNN, LCN and FCN")
 
-    st.plotly_chart(figs.samples_needed_figure(view), key=f"{PAGE}_needed")
+    ui.chart(figs.samples_needed_figure(view), key=f"{PAGE}_needed")
     missing = figs.unreached(view)
     if missing:
         st.info("Never reached the target error within n ≤ "
@@ -68,8 +76,8 @@ def sample_page(controls: ui.UrlControls) -> None:
     if view.diverged.any():
         st.warning(f"{int(view.diverged.sum())} runs diverged (their loss exploded) and are left "
                    "out; lower the learning rate.")
-    st.plotly_chart(figs.learning_curves_figure(view, list(view.dims).index(shown)),
-                    key=f"{PAGE}_curves")
+    ui.chart(figs.learning_curves_figure(view, list(view.dims).index(shown)),
+             key=f"{PAGE}_curves")
     ui.explain(
         claim="Deep CNNs that combine multichanneling and downsampling learn a sparse target of "
               "far-apart coordinates from Õ(log² d) samples; locally connected networks (no "
@@ -90,6 +98,9 @@ def sample_page(controls: ui.UrlControls) -> None:
 
 def depth_page(controls: ui.UrlControls) -> None:
     default = uni.DEFAULT_DEPTH
+    controls.presets("Presets", {name: _depth_preset(spec)
+                                 for name, spec in uni.DEPTH_PRESETS.items()},
+                     notes=uni.PRESET_NOTES)
     s = controls.slider("s", "Filter size = stride s", 2, 4, default=default.s)
     choices = [s ** k for k in range(2, 8) if s ** k <= 64]
     d = controls.select_slider("depth_d", "Input dimension d", choices,
@@ -102,15 +113,16 @@ def depth_page(controls: ui.UrlControls) -> None:
     n_train = controls.select_slider("n_train", "Training samples", SIZES,
                                      default=default.n_train)
     seeds = controls.slider("depth_seeds", "Seeds", 1, 8, default=default.seeds)
-    steps = controls.select_slider("depth_steps", "Training steps", STEPS, default=default.steps)
+    steps = controls.select_slider("depth_steps", "Training steps", DEPTH_STEPS,
+                                   default=default.steps)
     spec = uni.DepthSpec(d=d, s=s, target=target, channels=channels, n_train=n_train,
                          seeds=seeds, steps=steps, learning_rate=default.learning_rate)
     diagram_depth = controls.slider("diagram", "Receptive fields after layer", 1,
                                     len(spec.depths), default=len(spec.depths))
     controls.finish()
     view = ui.compute(uni.depth_sweep, spec, label="Training tree CNNs of every depth")
-    st.plotly_chart(figs.depth_figure(view), key=f"{PAGE}_depth")
-    st.plotly_chart(figs.receptive_field_figure(d, s, diagram_depth), key=f"{PAGE}_fields")
+    ui.chart(figs.depth_figure(view), key=f"{PAGE}_depth")
+    ui.chart(figs.receptive_field_figure(d, s, diagram_depth), key=f"{PAGE}_fields")
     ui.explain(
         claim="A deep CNN with downsampling is universal once its depth reaches log_s d: before "
               "that, each last-layer position sees only s^L inputs and a flatten readout adds up "

@@ -24,10 +24,20 @@ Faults:
   cache directory, `fcntl.flock`): the operating system releases it when its holder exits, even by
   `kill -9`, so a killed computation never blocks the next caller, which computes it afresh.
 
+Load: at most `engine.guard.max_computations()` computations run at once in one process (a
+`threading.BoundedSemaphore`, `IBL_MAX_COMPUTATIONS`, default 2). A caller takes a slot after it
+holds its key's lock and has read the cache once more, and gives it back as soon as its computation
+returns: callers of one key wait on the key's lock (and then read the result), a cached read never
+waits, and only distinct computations queue for slots. Since every view is refused beforehand when
+its estimated memory exceeds `engine.guard.memory_budget()`, a server's memory stays within about
+`max_computations() * memory_budget()` above its baseline, however many sessions (a lecture hall)
+ask for different views at once; the others wait, their progress bars at zero, for a free slot.
+
 Environment:
     IBL_CACHE_DIR      where results (and JAX's compiled programs, under `jax/`) are kept;
                        default `$XDG_CACHE_HOME/inductive-bias-lab` or `~/.cache/inductive-bias-lab`.
     IBL_CACHE_SIZE_MB  the size bound in MiB (default 2048).
+    IBL_MAX_COMPUTATIONS, IBL_TIME_BUDGET_S, IBL_MEMORY_BUDGET_MB: see `engine.guard`.
 """
 
 from __future__ import annotations
@@ -44,11 +54,13 @@ import os
 import pathlib
 import pickle
 import threading
+import time
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 import diskcache
 
 import engine
+from engine import guard
 from engine.guard import check_types
 
 CACHE_DIR_ENV = "IBL_CACHE_DIR"
@@ -186,37 +198,74 @@ def _key_lock(key: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def computation_slots() -> threading.BoundedSemaphore:
+    """The process's semaphore of `engine.guard.max_computations()` slots (one per setting, so a
+    test can change `IBL_MAX_COMPUTATIONS`; a server reads it once)."""
+    count = guard.max_computations()
+    with _slots_lock:
+        if count not in _slots:
+            _slots[count] = threading.BoundedSemaphore(count)
+        return _slots[count]
+
+
 class Cached(Generic[R]):
     """A function of one spec whose results live in the shared cache.
 
     `f.lookup(spec)` returns the stored result or None without computing; `f(spec, progress=cb)`
     returns the stored result or computes it, once across threads and processes: while one caller
-    computes a key, others asking for it wait for its result instead of computing it again.
+    computes a key, others asking for it wait for its result instead of computing it again; and at
+    most `engine.guard.max_computations()` computations run at once (module docstring).
 
-    `normalise(spec)`, when given, runs first, after `engine.guard.check_types` has made sure each
-    field of a dataclass spec holds a value of its default's kind: it validates the spec (raising
-    `ValueError` before any work) and resets the fields a view ignores, so that equal views share
-    one entry.
+    `normalise(spec)` is the resource guard (`engine.guard`), run before anything else, by every
+    other method too: `engine.guard.check_types` makes sure each field of a dataclass spec holds a
+    value of its default's kind; the view's own `normalise`, when given, validates the spec and
+    resets the fields a view ignores, so that equal views share one entry; then the view is
+    refused when its `estimate` exceeds its time budget (`budget_s`, or `IBL_TIME_BUDGET_S`) or
+    its `memory` exceeds `engine.guard.memory_budget()`. Each refusal is a `ValueError` with a
+    sentence, before any work; `advice` (and `memory_advice`, by default the same) says what to
+    make smaller.
     `estimate(spec)`, when given, is the expected computing time in seconds on this machine, so a
-    page can ask before starting a long run.
+    page can ask before starting a long run; `memory(spec)` the expected peak working memory in
+    bytes. Both are called on normalised specs.
     """
 
     def __init__(self, fn: Callable[..., R], name: str, normalise: Optional[Callable] = None,
-                 estimate: Optional[Callable] = None):
+                 estimate: Optional[Callable] = None, memory: Optional[Callable] = None, *,
+                 budget_s: Optional[float] = None, advice: str = "choose a smaller view",
+                 memory_advice: Optional[str] = None):
         self.fn = fn
         self.name = name
         self._normalise = normalise or (lambda spec: spec)
         self._estimate = estimate
+        self._memory = memory
+        self.budget_s = budget_s
+        self.advice = advice
+        self.memory_advice = advice if memory_advice is None else memory_advice
         functools.update_wrapper(self, fn)
 
     def normalise(self, spec: Any) -> Any:
-        """`spec` validated (`engine.guard.check_types`, then the view's own `normalise`) and made
-        canonical; `ValueError` with a sentence before any work."""
-        return self._normalise(check_types(spec))
+        """`spec` validated (`engine.guard.check_types`, then the view's own `normalise`), made
+        canonical, and checked against the time and memory budgets; `ValueError` with a sentence
+        before any work."""
+        spec = self._normalise(check_types(spec))
+        if self._estimate is not None and self.budget_s is not None:
+            guard.refuse_if_slow(float(self._estimate(spec)), self.budget_s, self.advice)
+        if self._memory is not None:
+            guard.refuse_if_large(int(self._memory(spec)), self.memory_advice)
+        return spec
 
     def estimate_seconds(self, spec: Any) -> Optional[float]:
         """Expected seconds to compute `spec` (None when the function gives no estimate)."""
         return None if self._estimate is None else float(self._estimate(self.normalise(spec)))
+
+    def estimate_bytes(self, spec: Any) -> Optional[int]:
+        """Expected peak working memory, in bytes, of computing `spec` (None when the function
+        gives no estimate)."""
+        return None if self._memory is None else int(self._memory(self.normalise(spec)))
 
     def key(self, spec: Any) -> str:
         return cache_key(self.name, self.normalise(spec))
@@ -234,17 +283,25 @@ class Cached(Generic[R]):
         with _key_lock(key):
             value = read(key)  # computed by another caller while we waited
             if value is _MISS:
-                value = self.fn(spec, progress=progress)
+                with computation_slots():  # only distinct computations queue here
+                    start = time.perf_counter()
+                    value = self.fn(spec, progress=progress)
                 write(key, value)
+                _log.info("computed %s %s in %.1f s", self.name, key[:16],
+                          time.perf_counter() - start)
         return value
 
 
 def cached(name: str, *, normalise: Optional[Callable] = None,
-           estimate: Optional[Callable] = None) -> Callable[[Callable[..., R]], Cached[R]]:
+           estimate: Optional[Callable] = None, memory: Optional[Callable] = None,
+           budget_s: Optional[float] = None, advice: str = "choose a smaller view",
+           memory_advice: Optional[str] = None) -> Callable[[Callable[..., R]], Cached[R]]:
     """Decorator: `@cached("eigenstructure.hypercube")` over `fn(spec, *, progress=None)`. The name
-    is part of the key, so renaming a Python function does not orphan its results."""
+    is part of the key, so renaming a Python function does not orphan its results. The keywords
+    are `Cached`'s."""
     def wrap(fn: Callable[..., R]) -> Cached[R]:
-        return Cached(fn, name, normalise, estimate)
+        return Cached(fn, name, normalise, estimate, memory, budget_s=budget_s, advice=advice,
+                      memory_advice=memory_advice)
     return wrap
 
 

@@ -1,11 +1,31 @@
-"""The first gate of every page view: each field of a spec must have the type of its default.
+"""The resource guard: what every page view must pass before any work starts.
 
-A view's spec is a frozen dataclass whose defaults say what each field holds: a whole number, a
-finite number, a short word, or a tuple of such (of a fixed shape when the default has one). Before a
-view's own `normalise` checks ranges, `check_types` refuses, with a sentence naming the field, any
-value of another kind: `None`, a string where a number belongs, NaN or infinity, a dict, a string
-of ten thousand characters. So a view's validation only ever sees values of the right kind, and a
-hostile value gives a message, never a `TypeError` from deep inside. Values are shown shortened.
+`engine.cache.Cached.normalise` runs the three gates in order, so a view is refused with a
+sentence that says what to change, before any array is allocated:
+
+1. Types. A view's spec is a frozen dataclass whose defaults say what each field holds: a whole
+   number, a finite number, a short word, or a tuple of such (of a fixed shape when the default
+   has one). Before a view's own `normalise` checks ranges, `check_types` refuses, with a sentence
+   naming the field, any value of another kind: `None`, a string where a number belongs, NaN or
+   infinity, a dict, a string of ten thousand characters. So a view's validation only ever sees
+   values of the right kind, and a hostile value gives a message, never a `TypeError` from deep
+   inside. Values are shown shortened.
+2. Time. A view's estimated seconds on this machine against its budget (`refuse_if_slow`); each
+   view has its own default budget, and `IBL_TIME_BUDGET_S` sets one for every view.
+3. Memory. A view's estimated peak working memory (the dominant arrays it allocates: data sets,
+   Gram matrices, spectra, training state, each view derives its own) against one budget for
+   every view (`refuse_if_large`): `IBL_MEMORY_BUDGET_MB`, by default `DEFAULT_MEMORY_MB` but never
+   more than half the machine's physical memory.
+
+And one cap for the whole process: `max_computations()` (`IBL_MAX_COMPUTATIONS`, default 2) views
+computed at once; the cache makes further callers wait for a free slot (`engine.cache`), so a
+server's memory stays within about `max_computations() * memory_budget()` above its baseline
+however many sessions ask for different views at once.
+
+Environment:
+    IBL_TIME_BUDGET_S      seconds, one time budget for every view (default: each view's own).
+    IBL_MEMORY_BUDGET_MB   MiB, the memory budget of one view (default 4096, at most half of RAM).
+    IBL_MAX_COMPUTATIONS   views computed at once in one process (default 2).
 """
 
 from __future__ import annotations
@@ -13,7 +33,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any
+import os
+from typing import Any, Optional
 
 MAX_WORD = 64
 """Longest string a spec field may hold (names of architectures, laws, kernels, ...)."""
@@ -101,19 +122,23 @@ it on a shared one."""
 def time_budget(default_s: float) -> float:
     """The most seconds a view may be estimated to take: `IBL_TIME_BUDGET_S` when set (a positive
     number), else the view's `default_s`."""
-    import os
+    budget = _positive_setting(TIME_BUDGET_ENV, "seconds", "900")
+    return float(default_s) if budget is None else budget
 
-    raw = os.environ.get(TIME_BUDGET_ENV)
+
+def _positive_setting(name: str, unit: str, example: str) -> Optional[float]:
+    """The positive number in the environment variable `name`, None when it is unset or blank;
+    `ValueError` with a sentence for anything else."""
+    raw = os.environ.get(name)
     if raw is None or not raw.strip():
-        return float(default_s)
+        return None
     try:
-        budget = float(raw)
+        value = float(raw)
     except ValueError:
-        budget = math.nan
-    if not (math.isfinite(budget) and budget > 0):
-        raise ValueError(f"{TIME_BUDGET_ENV}={shown(raw)} must be a positive number of seconds, "
-                         "e.g. 900.")
-    return budget
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={shown(raw)} must be a positive number of {unit}, e.g. {example}.")
+    return value
 
 
 def _duration(seconds: float) -> str:
@@ -128,3 +153,73 @@ def refuse_if_slow(seconds: float, default_s: float, advice: str) -> None:
     if seconds > budget:
         raise ValueError(f"This view would take about {_duration(seconds)} on this machine (the "
                          f"limit is {_duration(budget)}; {TIME_BUDGET_ENV} sets it); {advice}.")
+
+
+# --- The memory budget ---------------------------------------------------------------------------
+
+MEMORY_BUDGET_ENV = "IBL_MEMORY_BUDGET_MB"
+"""Overrides the memory budget of every view (MiB): raise it on a machine with more memory (or a GPU
+server whose host holds the arrays), lower it on a shared one."""
+DEFAULT_MEMORY_MB = 4096
+"""The memory budget of one view when `IBL_MEMORY_BUDGET_MB` is not set, unless half the machine's
+physical memory is less."""
+RUNTIME_BYTES = 64 * 2**20
+"""Memory a view needs beyond its arrays, part of every view's estimate: compiling its JAX programs
+and the interpreter's temporaries (measured: 11 MiB for the largest sphere view, whose arrays take
+a few MiB, and about 40 MiB for the programs of a pooled CNN's kernel)."""
+
+
+def physical_memory() -> Optional[int]:
+    """Bytes of physical memory (`os.sysconf`), or None where the system does not say."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None
+
+
+def memory_budget() -> int:
+    """The most bytes a view may be estimated to need: `IBL_MEMORY_BUDGET_MB` MiB when set (a
+    positive number), else `DEFAULT_MEMORY_MB` MiB or half the physical memory, whichever is
+    less."""
+    megabytes = _positive_setting(MEMORY_BUDGET_ENV, "MiB", "8192")
+    if megabytes is not None:
+        return int(megabytes * 2**20)
+    default, physical = DEFAULT_MEMORY_MB * 2**20, physical_memory()
+    return default if physical is None else min(default, physical // 2)
+
+
+def _size(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.0f} MiB"
+
+
+def refuse_if_large(nbytes: float, advice: str) -> None:
+    """`ValueError` before any work when a view's estimated peak memory `nbytes` exceeds
+    `memory_budget()`, saying how much it would need, the limit, and `advice` (what to make
+    smaller)."""
+    budget = memory_budget()
+    if nbytes > budget:
+        raise ValueError(f"This view would need about {_size(nbytes)} of memory (the limit is "
+                         f"{_size(budget)}; {MEMORY_BUDGET_ENV} sets it); {advice}.")
+
+
+# --- Concurrent computations ---------------------------------------------------------------------
+
+MAX_COMPUTATIONS_ENV = "IBL_MAX_COMPUTATIONS"
+DEFAULT_MAX_COMPUTATIONS = 2
+
+
+def max_computations() -> int:
+    """How many views one process computes at once: `IBL_MAX_COMPUTATIONS` when set (a positive
+    whole number), else `DEFAULT_MAX_COMPUTATIONS`."""
+    raw = os.environ.get(MAX_COMPUTATIONS_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_COMPUTATIONS
+    try:
+        count = int(raw.strip())
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"{MAX_COMPUTATIONS_ENV}={shown(raw)} must be a positive whole number of "
+                         "computations, e.g. 2.")
+    return count

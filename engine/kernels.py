@@ -91,6 +91,12 @@ class KernelPlan:
     memory_budget: int
     quadrature_degree: int
 
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes `nngp_ntk` holds at its peak: the two outputs and the working sets of the blocks
+        in flight (what `memory_budget` bounds)."""
+        return self.output_bytes + _IN_FLIGHT * self.block_bytes
+
     def describe(self) -> str:
         """A few sentences saying which path was chosen and what it costs."""
         lines = []
@@ -116,7 +122,7 @@ class KernelPlan:
         head = (f"{self.n1} x {self.n2} kernel, {path}; "
                 f"{'one triangle' if self.symmetric else 'all pairs'} ({total:,} pairs) in "
                 f"{self.blocks} block(s) of {self.block[0]} x {self.block[1]}; "
-                f"memory {(self.output_bytes + _IN_FLIGHT * self.block_bytes) / 2**20:,.0f} MiB of a "
+                f"memory {self.memory_bytes / 2**20:,.0f} MiB of a "
                 f"{self.memory_budget / 2**20:,.0f} MiB budget.")
         return "\n".join([head, *lines])
 

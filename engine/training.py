@@ -102,7 +102,7 @@ import dataclasses
 import functools
 import math
 import numbers
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -115,8 +115,8 @@ from engine.networks import apply, hidden_weight_layers, init
 from engine.specs import (Activation, Conv, Dense, Flatten, is_spatial, parse_layers,
                           signal_lengths)
 
-__all__ = ["OPTIMIZERS", "OUTPUTS", "SweepResult", "TrainSpec", "estimate_cost", "ravel_params",
-           "train_sweep", "unravel_params"]
+__all__ = ["OPTIMIZERS", "OUTPUTS", "SweepMemory", "SweepResult", "TrainSpec", "estimate_cost",
+           "estimate_memory", "ravel_params", "sequential_peak", "train_sweep", "unravel_params"]
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 OUTPUTS = ("linear", "sigmoid")  # the link between the network and the loss (`TrainSpec.output`)
@@ -131,6 +131,16 @@ _SECONDS_PER_STEP = 2.5e-5
 _COMPILE_SECONDS = 1.0
 _COMPILE_PER_LAYER = 0.15
 _CPU_BATCH_BYTES = 4 * 2 ** 20  # see `_runs_per_batch`
+# Memory model (`estimate_memory`): float32 throughout. Compiling a sweep's program takes memory
+# that grows with its weight layers and buckets (measured on the reference CPU, `ru_maxrss`: 11 to
+# 26 MiB for one bucket of a 1- or 2-hidden-layer MLP, 66 MiB for 4 hidden layers, 65 to 113 MiB
+# for a 7-layer tree CNN, 269 MiB for two buckets of it on 8192 rows and 717 MiB for ten); of
+# that, about 3 MiB per weight layer and bucket stays while the program is cached (`_program`):
+# each further 7-layer tree CNN program compiled in one process added 8 to 26 MiB.
+_FLOAT_BYTES = 4
+_COMPILE_BYTES = 32 * 2 ** 20  # the initialisation's program and the sweep's small ones
+_COMPILE_BYTES_PER_LAYER = 20 * 2 ** 20  # per weight layer of each bucket, while compiling
+_PROGRAM_BYTES_PER_LAYER = 4 * 2 ** 20  # per weight layer of each bucket, kept
 
 
 # --- Specs and results ---------------------------------------------------------------------------
@@ -423,6 +433,133 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
         _bucket_seconds(macs, weight_layers, train, seeds * len(b), sizes[b[-1]], n_eval,
                         train_macs)
         for b in buckets)
+
+
+def estimate_memory(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec, *,
+                    sizes: Sequence[int] | None = None, n_val: int | None = None,
+                    n_test: int | None = None, n_probe: int = 0, test_per_seed: bool = False,
+                    return_params: bool = False) -> "SweepMemory":
+    """Rough peak bytes that `train_sweep` allocates beyond its inputs (the caller's data sets),
+    before any work, from the shapes alone, on this machine's devices (`jax.local_devices()`):
+    its arrays, the compilation of its program, and the compiled program, which stays while it is
+    cached (`SweepMemory`).
+
+    With `S` seeds (`runs` spread evenly over `sizes`, as in `estimate_cost`), `P` trained
+    parameters, `F` the floats one input reads and writes through the trained weight layers
+    (`_layer_costs`) and `F_max` the largest layer's share, every bucket of `r` runs on `rows` rows
+    (the buckets `train_sweep` plans) holds, in float32:
+
+        data  = r * (rows (d + 1) + n_val (d + 1) [+ n_test (d + 1)] [+ n_probe d])
+        state = r * (P (1 + optimizer slots + return_params) + n_probe)
+
+    (the bracketed terms when the test set and probes are per seed; Adam keeps two slots per
+    parameter, momentum one, SGD none). These are built as numpy arrays, then copied to the device
+    (both copies exist while `jax.device_put` runs), and the program, mapped over batches of `k`
+    runs (`_runs_per_batch`), writes a new state beside its input, with a working set per batch of
+
+        work  = k * (3 step_rows F + eval_rows (d + 2 F_max) + 6 P)
+
+    (a step's activations, kept for the backward pass, and their cotangents; an evaluation's
+    forward pass on `rows + n_val + n_test + n_probe` inputs; gradients, updates and the
+    optimizer's new slots), one bucket at a time. With `data` and `state` summed over buckets and
+    the largest `work`, the peak is `data + state + max(data, state + work)`, plus the initial
+    parameters `S P_all`, the results (`return_params`, probes) and, for
+    a frozen head, its features: `S (n_val + n_test + n_probe) C` kept, and twice the head's
+    inputs and outputs while it runs (`C` its output channels). XLA's compilation of the program
+    takes `_COMPILE_BYTES` and `_COMPILE_BYTES_PER_LAYER` for every weight layer of every bucket,
+    the compiled program `_PROGRAM_BYTES_PER_LAYER` for each.
+
+    Checked against the measured peak (`ru_maxrss`) of the experiments that train
+    (`tests/test_resource_guard.py`).
+
+    >>> import engine
+    >>> memory = estimate_memory(engine.mlp(2), 16, 512, 24, TrainSpec(steps=1000))
+    >>> [round(part / 2**20) for part in memory]
+    [25, 92, 12]
+    """
+    if not isinstance(train, TrainSpec):
+        raise ValueError(f"train must be a TrainSpec, got {type(train).__name__}.")
+    arch = parse_layers(layers)
+    d = _whole(d, "d", 1)
+    n_max = _whole(n_max, "n_max", 1)
+    runs = _whole(runs, "runs", 1)
+    n_val = n_max if n_val is None else _whole(n_val, "n_val", 1)
+    n_test = n_max if n_test is None else _whole(n_test, "n_test", 1)
+    n_probe = _whole(n_probe, "n_probe", 0)
+    sizes = [n_max] if sizes is None else [_whole(n, "sizes entries", 1) for n in sizes]
+    if not sizes or sizes != sorted(set(sizes)) or sizes[-1] > n_max:
+        raise ValueError(f"sizes must be increasing and at most n_max = {n_max}, got {sizes}.")
+    widths = _widths(arch, train.width)
+    frozen = _check_frozen(arch, train.frozen)
+    devices = jax.local_devices()
+    n_dev, platform = len(devices), devices[0].platform
+    seeds = -(-runs // len(sizes))
+    p_all = _unravel_size(arch, d, widths)
+    total = seeds * p_all  # the initial parameters
+    stage = _split_frozen_head(arch, d, widths, frozen)
+    if stage is not None:
+        channels = stage.d
+        m = n_val + n_test + n_probe
+        total += seeds * m * channels + 2 * seeds * m * (d + channels)  # features; head running
+        arch, widths, frozen = stage.arch, stage.widths, stage.frozen
+        p_trained = _unravel_size(arch, channels, widths)
+        test_per_seed = True  # features differ from seed to seed
+    else:
+        channels, p_trained = d, p_all
+    costs = _layer_costs(arch, channels, widths)
+    floats = sum(read + written for _, read, written in costs)
+    largest = max(read + written for _, read, written in costs)
+    slots = {"adam": 2, "momentum": 1}.get(train.optimizer, 0)
+    buckets = _plan_buckets(sizes, sum(c[0] for c in costs), len(costs), seeds, n_dev,
+                            n_val + n_test, train, _train_macs(costs, frozen))
+    data = state = work = 0
+    for bucket in buckets:
+        rows = sizes[bucket[-1]]
+        r = seeds * len(bucket)
+        r += -r % n_dev
+        per_run_eval = n_val + (n_test if test_per_seed else 0)
+        data += r * (rows * (channels + 1) + per_run_eval * (channels + 1) + n_probe * channels)
+        if stage is not None:
+            total += 2 * r * rows * (d + channels)  # the bucket's rows through the head
+        state += r * (p_trained * (1 + slots + bool(return_params)) + n_probe)
+        k = _runs_per_batch(arch, channels, widths, train.batch_size or rows, r // n_dev,
+                            platform)
+        eval_rows = rows + n_val + n_test + n_probe
+        work = max(work, k * n_dev * (3 * (train.batch_size or rows) * floats
+                                      + eval_rows * (channels + 2 * largest) + 6 * p_trained))
+    total += data + state + max(data, state + work)
+    results = seeds * len(sizes) * (p_all * bool(return_params) + 2 * n_probe)  # probe: float64
+    layers_compiled = len(costs) * len(buckets)
+    return SweepMemory(arrays=_FLOAT_BYTES * (total + results),
+                       compile=_COMPILE_BYTES + _COMPILE_BYTES_PER_LAYER * layers_compiled,
+                       program=_PROGRAM_BYTES_PER_LAYER * layers_compiled)
+
+
+class SweepMemory(NamedTuple):
+    """`estimate_memory`'s answer, in bytes: the sweep's `arrays`, the working memory of compiling
+    its program (`compile`), and the compiled `program`, kept while it is cached. One sweep peaks
+    at `total`; sweeps run one after another at `sequential_peak`."""
+
+    arrays: int
+    compile: int
+    program: int
+
+    @property
+    def total(self) -> int:
+        return self.arrays + self.compile + self.program
+
+
+def sequential_peak(memories: Iterable[SweepMemory]) -> int:
+    """Peak bytes of sweeps run one after another: the largest `arrays + compile` (each sweep's
+    arrays and compilation are given back when it returns) plus every compiled `program` (they
+    stay cached).
+
+    >>> sequential_peak([SweepMemory(5, 10, 1), SweepMemory(20, 2, 1)])
+    24
+    """
+    memories = list(memories)
+    return (max(m.arrays + m.compile for m in memories) + sum(m.program for m in memories)
+            if memories else 0)
 
 
 # --- Buckets of sample sizes ---------------------------------------------------------------------

@@ -26,3 +26,10 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 def key():
     """A fixed PRNG key; split it for independent draws."""
     return jax.random.PRNGKey(0)
+
+
+def pytest_configure(config):
+    # CI runs every test (`python -m pytest -q tests`), the load test included; the marker lets a
+    # developer leave it out locally with `-m "not load"`.
+    config.addinivalue_line("markers", "load: the lecture-hall load test (ten browser sessions on "
+                                       "the heaviest page, several minutes on two cores)")

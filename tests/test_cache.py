@@ -4,6 +4,7 @@ two processes on one entry, a computation killed half-way."""
 
 import dataclasses
 import hashlib
+import logging
 import threading
 import time
 
@@ -84,6 +85,19 @@ def test_concurrent_callers_compute_once(cache_dir):
         thread.join()
     assert results == [7] * 6
     assert len(calls) == 1
+
+
+def test_each_computation_is_logged_once_with_its_key(cache_dir, caplog):
+    @cache.cached("test.logged")
+    def logged(spec, *, progress=None):
+        return spec.n
+
+    with caplog.at_level(logging.INFO, logger="engine.cache"):
+        logged(Spec(n=3))
+        logged(Spec(n=3))  # a hit: not computed, not logged
+    key = logged.key(Spec(n=3))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("computed")]
+    assert len(lines) == 1 and lines[0].startswith(f"computed test.logged {key[:16]} in ")
 
 
 def test_normalise_validates_before_work_and_shares_entries(cache_dir):

@@ -1,7 +1,7 @@
 """Bad input, systematically (hypothesis): every page view's spec, with random and hostile values
 in any of its fields, is either refused with a `ValueError` that says what to change or accepted
-as a valid spec whose estimated time is within the view's budget; never another exception, and no
-work starts (only the validation and the time estimate run)."""
+as a valid spec whose estimated time and memory are within their budgets; never another exception,
+and no work starts (only the validation and the estimates run)."""
 
 import dataclasses
 import math
@@ -64,11 +64,14 @@ def test_hostile_specs_are_refused_with_a_sentence_or_accepted_within_budget(vie
     seconds = view.estimate_seconds(normal)
     if budget is not None:
         assert seconds is not None and seconds <= guard.time_budget(budget)
+    nbytes = view.estimate_bytes(normal)
+    assert nbytes is not None and 0 < nbytes <= guard.memory_budget()
 
 
 def test_the_time_budget_is_configurable(monkeypatch):
     view = universality.sample_complexity
     spec = universality.SampleComplexitySpec(d_max=64, n_max=8192, seeds=4, steps=2000)
+    monkeypatch.setenv(guard.MEMORY_BUDGET_ENV, "1e6")  # time alone is tested here
     monkeypatch.setenv(guard.TIME_BUDGET_ENV, "1e7")  # a big machine: anything goes
     seconds = view.estimate_seconds(spec)
     assert universality.TIME_BUDGET_S < seconds < 1e7

@@ -95,8 +95,9 @@ def test_presets_set_the_controls():
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.query_params.update(SMALL)
     at.run()
-    preset = at.selectbox(key="sep._preset")
-    name = next(option for option in preset.options if "Heavy" in option)
+    preset = at.pills(key="sep._preset")
+    name = next(option for option in preset.options if "heavy-tailed" in option)
     preset.set_value(name).run()
     assert not at.exception
     assert url(at)["law"] == "heavy_tailed"
+    assert at.pills(key="sep._preset").value is None  # one click: no pill stays selected

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import assert_ok, charts, open_page, url, values
+from engine.experiments import eigenstructure as eig
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "eigenstructure.py")
 TIMEOUT = 180  # the first run compiles the kernel programs
@@ -182,17 +183,21 @@ def test_switching_views_keeps_each_views_settings():
 @pytest.mark.parametrize("preset", [0, 1, 2, 3, 4])
 def test_hypercube_presets(preset):
     at = run()
-    box = at.selectbox(key="eig._preset")
-    name = box.options[preset]
-    box.set_value(name).run()
+    pills = at.pills(key="eig._preset")
+    assert pills.options == list(eig.HYPERCUBE_PRESETS)
+    pills.set_value(pills.options[preset]).run()
     assert_ok(at, 2)
-    assert at.selectbox(key="eig._preset").value is None
+    assert at.pills(key="eig._preset").value is None  # one click: no pill stays selected
 
 
-def test_sphere_preset_sets_the_controls():
+def test_sphere_preset_sets_the_controls_and_applies_again_after_a_change():
     at = run(view="sphere")
-    box = at.selectbox(key="eig._preset")
-    name = next(option for option in box.options if "bias" in option)
-    box.set_value(name).run()
+    name = next(option for option in eig.SPHERE_PRESETS if "bias" in option)
+    at.pills(key="eig._preset").set_value(name).run()
     assert_ok(at, 1)
     assert url(at)["sphere_d"] == "4" and float(url(at)["sphere_b_std"]) == 0.5
+    at.slider(key="eig.sphere_d").set_value(6).run()
+    assert url(at)["sphere_d"] == "6"
+    at.pills(key="eig._preset").set_value(name).run()  # the same preset, clicked again
+    assert_ok(at, 1)
+    assert url(at)["sphere_d"] == "4"

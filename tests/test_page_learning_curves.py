@@ -124,8 +124,9 @@ def test_switching_views_keeps_each_views_controls():
 
 def test_presets_set_the_controls():
     at = run(**SMALL_THEORY)
-    preset = at.selectbox(key="lc._preset")
+    preset = at.pills(key="lc._preset")
     name = next(option for option in preset.options if "k-global" in option)
     preset.set_value(name).run()
     assert not at.exception
     assert url(at)["target"] == "k_global"
+    assert at.pills(key="lc._preset").value is None  # one click: no pill stays selected

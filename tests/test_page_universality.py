@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import assert_ok, charts, open_page, url
+from engine.experiments import universality as uni
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "universality.py")
 TIMEOUT = 600
@@ -108,3 +109,31 @@ def test_depth_view_with_filter_three():
     at = run(**{**SMALL_DEPTH, "s": "3", "depth_d": "9"})
     assert_ok(at, 2, traces=False)
     assert url(at)["s"] == "3" and url(at)["depth_d"] == "9"
+
+
+def test_sample_presets_set_the_controls_and_wait_for_the_button():
+    at = run(**SMALL)
+    pills = at.pills(key="uni._preset")
+    assert pills.options == list(uni.SAMPLE_PRESETS)
+    name = next(option for option in pills.options if "quadratic" in option)
+    pills.set_value(name).run()
+    assert not at.exception
+    assert url(at)["target"] == "quadratic" and url(at)["d_max"] == "32"
+    assert at.pills(key="uni._preset").value is None  # one click: no pill stays selected
+    assert [b for b in at.button if b.key == "run.universality.sample_complexity"]
+
+
+def test_depth_view_presets_set_every_control():
+    at = run(**SMALL_DEPTH)
+    pills = at.pills(key="uni._preset")
+    assert pills.options == list(uni.DEPTH_PRESETS)
+    name = next(option for option in pills.options if "filter 4" in option)
+    pills.set_value(name).run()
+    assert_ok(at, 2, traces=False)
+    query = url(at)
+    assert (query["s"], query["depth_d"], query["max_channels"], query["depth_steps"]) == (
+        "4", "16", "16", "1000")
+    assert query["depth_target"] == "sparse_product" and query["n_train"] == "1024"
+    # The default depth view (1500 steps) is offered by the steps control, so its link parses.
+    at = run(**{**SMALL_DEPTH, "depth_steps": str(uni.DEFAULT_DEPTH.steps)}, confirm=False)
+    assert not at.warning and url(at)["depth_steps"] == str(uni.DEFAULT_DEPTH.steps)

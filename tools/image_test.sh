@@ -30,24 +30,36 @@
 #   else Debian's): it is mounted over the base's /etc/ssl/certs/ca-certificates.crt while the
 #   build's steps run, and the stand-in's pip (Debian's build of pip) reads that file; nothing of
 #   it stays in the image. JAX_EXTRA=cuda12 in the environment builds the CUDA variant instead.
-# - Run: `podman run -d -p 127.0.0.1:PORT:8501` with the image's own ENTRYPOINT, on a free
-#   loopback port, and these checks:
-#     1. the image's metadata: a non-root USER, a HEALTHCHECK on /_stcore/health, IBL_CACHE_DIR;
+# - Run: `podman run -d --read-only -v VOLUME:$IBL_CACHE_DIR -p 127.0.0.1:PORT:8501` with the
+#   image's own ENTRYPOINT, on a free loopback port: the root file system is read-only and the only
+#   writable place is the cache directory, a fresh named volume (podman copies the warmed cache into
+#   it, as Docker does). The checks:
+#     1. the image's metadata: a non-root USER, a HEALTHCHECK running healthcheck.py, IBL_CACHE_DIR
+#        declared as a VOLUME, and 8501/tcp as the only exposed port;
 #     2. the warmed cache, in a fresh container of the image: $IBL_CACHE_DIR holds entries, its
 #        files belong to the runtime user, and that user can write there;
 #     3. /_stcore/health answers `ok`;
 #     4. the image's HEALTHCHECK command passes inside the container (`podman healthcheck run`);
 #     5. the home page `/` answers 200 with Streamlit's HTML;
 #     6. the server's process runs as a non-root uid (read from /proc on the host);
-#     7. every .py file in /app compiles, and app.py and the pages it registers run in the
+#     7. nothing but the cache directory can be written (/, /app, /tmp and $HOME refuse a file),
+#        and the only socket listening in the container's network namespace is TCP 8501;
+#     8. every .py file in /app compiles, and app.py and the pages it registers run in the
 #        container without an exception (Streamlit's AppTest): the HTML of step 5 does not show
 #        that, as it is served before any script runs;
-#     8. those pages' default views come from the warmed cache (no new result is stored).
-#   The container is removed at the end, also on failure or interruption.
+#     9. those pages' default views come from the warmed cache (no new result is stored);
+#    10. in Chromium (tools/browser_check.py, from the project's venv): the home page and every
+#        registered page draw their charts with no error, and a view that is not in the warmed
+#        cache is computed in the container and stored in its cache;
+#    11. the HEALTHCHECK fails when the app cannot serve: with the server stopped (SIGSTOP, so it
+#        holds its port but answers nothing) and with the cache directory made read-only; and passes
+#        again once each is undone.
+#   The container and its volume are removed at the end, also on failure or interruption.
 #
 # Environment: IBL_IMAGE_TEST_CACHE, IBL_DEBIAN_MIRROR (default http://deb.debian.org/debian),
 # IBL_CA_BUNDLE, JAX_EXTRA, IBL_IMAGE_TEST_PORT (default: a free one), IBL_IMAGE_TEST_KEEP=1
-# (leave the container running for a look).
+# (leave the container running for a look), PYTHON (default .venv/bin/python: the project's venv
+# with Playwright, which `make image-test` sets up first).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -61,6 +73,8 @@ SUITE=bookworm
 INCLUDE=python3,python3-venv,ca-certificates
 BASE_MAX_AGE_DAYS=30
 CONTAINER=ibl-image-test-$$
+VOLUME=ibl-image-test-cache-$$
+PYTHON=${PYTHON:-.venv/bin/python}
 START_TIMEOUT_S=180
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -99,6 +113,7 @@ cleanup() {
             echo "image-test: left container $CONTAINER running (IBL_IMAGE_TEST_KEEP=1)"
         else
             podman rm --force --time 5 "$CONTAINER" >/dev/null 2>&1 || true
+            podman volume rm --force "$VOLUME" >/dev/null 2>&1 || true
         fi
     fi
     if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
@@ -145,13 +160,14 @@ EOF
 }
 
 # --- 1. tools ------------------------------------------------------------------------------------
-begin "tools (podman, runc, debootstrap)"
+begin "tools (podman, runc, debootstrap, chromium)"
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap and rootful podman); run it as root, as CI does."
 command -v python3 >/dev/null || fail "python3 is missing on the host (needed for the HTTP checks)."
 missing=()
 command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null || fail "missing ${missing[*]} and no apt-get to install them."
     echo "installing ${missing[*]} from Debian's packages"
@@ -164,11 +180,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
     rm -f "$apt_log"
 fi
-for tool in podman runc debootstrap; do
+for tool in podman runc debootstrap chromium; do
     command -v "$tool" >/dev/null || fail "$tool is still missing after apt-get install."
 done
 podman --version
 runc --version | head -n 1
+"$PYTHON" -c 'import playwright' 2>/dev/null \
+    || fail "$PYTHON cannot import playwright: run \`make venv\` (make image-test does) or set PYTHON."
 end
 
 # The limits `podman run` asks for: no more than this host gives. podman lowers its own
@@ -272,13 +290,21 @@ esac
 pass "USER $user"
 health=$(podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE")
 case "$health" in
-    *"/_stcore/health"*) pass "HEALTHCHECK $health" ;;
-    *) fail "no HEALTHCHECK on /_stcore/health in the image's config (got: $health)." ;;
+    *"healthcheck.py"*) pass "HEALTHCHECK $health" ;;
+    *) fail "no HEALTHCHECK running healthcheck.py in the image's config (got: $health)." ;;
 esac
 env_list=$(podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE")
 cache_dir=$(sed -n 's/^IBL_CACHE_DIR=//p' <<<"$env_list")
 [ -n "$cache_dir" ] || fail "IBL_CACHE_DIR is not set in the image."
 pass "IBL_CACHE_DIR=$cache_dir"
+volumes=$(podman image inspect --format '{{range $v, $_ := .Config.Volumes}}{{println $v}}{{end}}' "$IMAGE")
+[ "$(tr -d '[:space:]' <<<"$volumes")" = "$cache_dir" ] \
+    || fail "the image's VOLUMEs should be exactly $cache_dir (got: ${volumes:-none})."
+pass "VOLUME $cache_dir (the only one)"
+ports=$(podman image inspect --format '{{range $p, $_ := .Config.ExposedPorts}}{{println $p}}{{end}}' "$IMAGE")
+[ "$(tr -d '[:space:]' <<<"$ports")" = 8501/tcp ] \
+    || fail "the image should expose only 8501/tcp (got: ${ports:-none})."
+pass "EXPOSE 8501/tcp (the only port)"
 end
 
 begin "warmed cache (fresh container)"
@@ -313,7 +339,9 @@ PORT=${IBL_IMAGE_TEST_PORT:-$(free_port)}
 # Without systemd, podman cannot time the HEALTHCHECK (it logs two errors about it, dropped here);
 # `podman healthcheck run` below runs it once instead.
 errors=$(mktemp)
+# A read-only root; the cache directory is a new named volume, which podman fills from the image.
 if ! podman run -d --name "$CONTAINER" "${RUN_OPTS[@]}" --health-interval disable \
+        --read-only --read-only-tmpfs=false --volume "$VOLUME:$cache_dir" \
         -p "127.0.0.1:$PORT:8501" "$IMAGE" >/dev/null 2>"$errors"; then
     cat "$errors" >&2; rm -f "$errors"
     fail "podman run failed."
@@ -321,7 +349,7 @@ fi
 CONTAINER_STARTED=1
 grep -v 'unable to get systemd connection' "$errors" >&2 || true
 rm -f "$errors"
-echo "container $CONTAINER on http://127.0.0.1:$PORT"
+echo "container $CONTAINER on http://127.0.0.1:$PORT (read-only root, $cache_dir on volume $VOLUME)"
 deadline=$(( $(date +%s) + START_TIMEOUT_S ))
 while :; do
     [ "$(podman inspect --format '{{.State.Running}}' "$CONTAINER")" = true ] \
@@ -355,10 +383,35 @@ if [ -z "$uid" ] || [ "$uid" -eq 0 ]; then
 fi
 pass "the server runs as uid $uid: $cmd"
 
+# Only the cache directory can be written: the root is read-only (--read-only), and everything above
+# and below runs with it so. A probe file in each place the app might reach for.
+# shellcheck disable=SC2016  # expanded inside the container
+writable=$(podman exec "$CONTAINER" sh -c '
+    for d in / /app /tmp /var/tmp "$HOME" "$IBL_CACHE_DIR"; do
+        if : >"$d/.image-test-probe" 2>/dev/null; then rm -f "$d/.image-test-probe"; echo "$d"; fi
+    done')
+[ "$writable" = "$cache_dir" ] \
+    || fail "writable places in the container: $(tr '\n' ' ' <<<"$writable")(only $cache_dir should be)."
+pass "only $cache_dir can be written (/, /app, /tmp, /var/tmp and \$HOME refuse a file)"
+
+# The sockets of the container's network namespace (the server's /proc/PID/net, read on the host):
+# listening TCP ports (state 0A), and any UDP socket at all.
+listening=$(cat "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6" 2>/dev/null \
+    | awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print a[n] }' \
+    | while read -r hex; do echo $((16#$hex)); done | sort -un | tr '\n' ' ')
+udp=$(cat "/proc/$pid/net/udp" "/proc/$pid/net/udp6" 2>/dev/null | awk '$1 ~ /^[0-9]+:$/' | wc -l)
+[ "$listening" = "8501 " ] || fail "TCP ports listening in the container: ${listening:-none} (only 8501 should be)."
+[ "$udp" -eq 0 ] || fail "$udp UDP socket(s) open in the container (none should be)."
+pass "the only listening socket in the container is TCP 8501 (no UDP)"
+
 # Every Python file the image ships must compile (AppTest reports a syntax error in app.py only as
 # a log line), and app.py and its pages must run as the server would run them (cwd /app, the
 # image's user and environment) without an exception and show something.
-podman exec -i "$CONTAINER" python - <<'EOF' || fail "app.py or a page fails in the image (above)."
+# AppTest writes the script it runs to a temporary file: it gets a folder in the cache, the only
+# writable place, removed afterwards (the server itself needs none).
+podman exec "$CONTAINER" mkdir -p "$cache_dir/.apptest"
+podman exec -i -e TMPDIR="$cache_dir/.apptest" "$CONTAINER" python - <<'EOF' \
+    || fail "app.py or a page fails in the image (above)."
 import pathlib, sys, time
 from streamlit.testing.v1 import AppTest
 
@@ -396,5 +449,46 @@ for page in sorted(pathlib.Path("app_pages").glob("*.py")):
                  "result(s) computed at run time); add its default spec to the page's WARM list")
 EOF
 pass "every .py file compiles; app.py and its registered pages run in the image without an exception"
+podman exec "$CONTAINER" rm -rf "$cache_dir/.apptest"
 pass "the registered pages' default views come from the warmed cache"
+end
+
+begin "pages in Chromium"
+count_results() {
+    podman exec "$CONTAINER" python -c 'from engine import cache; print(len(cache.store()))'
+}
+before=$(count_results)
+# Each registered page's default view with the charts it draws, and one view the warm step did not
+# compute (Eigenstructure at d = 9), which the container computes and stores in its volume.
+"$PYTHON" tools/browser_check.py "http://127.0.0.1:$PORT" /:0 /universality:2 /eigenstructure:2 \
+    /depth_separation:3 /learning_curves:2 "/learning_curves?view=theory:2" "/eigenstructure?d=9:2" \
+    || fail "a page did not draw its charts cleanly in Chromium (above)."
+after=$(count_results)
+[ "$after" -gt "$before" ] || fail "the cold view was not stored in the cache ($before -> $after results)."
+pass "every page draws its charts in Chromium; a cold view was computed and cached ($before -> $after results)"
+end
+
+begin "the HEALTHCHECK fails when the app cannot serve"
+why() { podman exec "$CONTAINER" python healthcheck.py 2>&1 | tr '\n' ' '; }
+# A server that holds its port but answers nothing (hung, or stopped).
+kill -STOP "$pid"
+if podman healthcheck run "$CONTAINER" >/dev/null 2>&1; then
+    kill -CONT "$pid"; fail "the HEALTHCHECK passed while the server was stopped."
+fi
+reason=$(why)
+kill -CONT "$pid"
+pass "server stopped (SIGSTOP): unhealthy: $reason"
+podman healthcheck run "$CONTAINER" >/dev/null || fail "the HEALTHCHECK did not pass again after SIGCONT."
+pass "server resumed: healthy again"
+# A cache the app cannot write (a view not yet cached would fail).
+podman exec --user root "$CONTAINER" chmod a-w "$cache_dir"
+if podman healthcheck run "$CONTAINER" >/dev/null 2>&1; then
+    podman exec --user root "$CONTAINER" chmod u+w "$cache_dir"
+    fail "the HEALTHCHECK passed with a read-only cache directory."
+fi
+reason=$(why)
+podman exec --user root "$CONTAINER" chmod u+w "$cache_dir"
+pass "cache directory read-only: unhealthy: $reason"
+podman healthcheck run "$CONTAINER" >/dev/null || fail "the HEALTHCHECK did not pass again with the cache writable."
+pass "cache writable again: healthy again"
 end

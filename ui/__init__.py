@@ -1,9 +1,10 @@
 """The dashboard shell shared by every page: URL-mirrored controls (`ui.state`), the cached engine
-call with progress (`ui.compute`) and the explanation and download blocks (`ui.layout`). Streamlit
-only; no JAX here (pages reach the engine through `engine.experiments`)."""
+call with progress (`ui.compute`), and charts that save as PNG or SVG with the explanation and
+download blocks (`ui.layout`). Streamlit only; no JAX here (pages reach the engine through
+`engine.experiments`)."""
 
 from ui.compute import compute
-from ui.layout import download, explain
+from ui.layout import chart, download, explain, image_format_control
 from ui.state import UrlControls
 
-__all__ = ["UrlControls", "compute", "download", "explain"]
+__all__ = ["UrlControls", "chart", "compute", "download", "explain", "image_format_control"]

@@ -1,8 +1,39 @@
-"""The parts every page shares: the claim, formula and paper beside a chart, and data downloads."""
+"""The parts every page shares: charts that save as PNG or SVG, the claim, formula and paper beside
+a chart, and data downloads."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+
+IMAGE_FORMATS = {"png": "PNG", "svg": "SVG"}
+IMAGE_FORMAT_KEY = "chart_image_format"
+"""Session-state key of the visitor's choice of image format (the sidebar control in app.py)."""
+
+
+def image_format_control() -> None:
+    """The sidebar control, on every page, that picks what each chart's camera button saves."""
+    st.sidebar.segmented_control(
+        "Charts save as", list(IMAGE_FORMATS), format_func=IMAGE_FORMATS.get, default="png",
+        key=IMAGE_FORMAT_KEY,
+        help="The camera button at the top right of each chart (shown on hover) saves the chart as "
+             "it is drawn: PNG at twice the screen's resolution, for slides; SVG, vector graphics "
+             "for papers and print. Each chart's data is a CSV download below it.")
+
+
+def image_config(name: str) -> dict[str, Any]:
+    """Plotly's config for a chart saved as `name.png` or `name.svg`, as the visitor chose."""
+    image_format = st.session_state.get(IMAGE_FORMAT_KEY) or "png"
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": image_format, "filename": name,
+                                     "scale": 2 if image_format == "png" else 1}}
+
+
+def chart(figure: Any, *, key: str) -> None:
+    """A Plotly chart whose camera button saves it as PNG or SVG (`image_format_control`), to a
+    file named after `key`."""
+    st.plotly_chart(figure, key=key, config=image_config(f"inductive-bias-lab-{key}"))
 
 
 def explain(*, claim: str, formula: str, paper: str, note: str | None = None) -> None:

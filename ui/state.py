@@ -71,6 +71,7 @@ class UrlControls:
         self.saved: dict[str, Any] = st.session_state.setdefault(_SAVED, {}).setdefault(page, {})
         self.values: dict[str, str] = {}
         self.warnings: list[str] = []
+        self._presets = st.container()  # in the page, under its introduction: room for long names
         self._alerts = st.container()
 
     # -- value bookkeeping -------------------------------------------------------------------------
@@ -89,7 +90,10 @@ class UrlControls:
             try:
                 value = parse(raw)
             except ValueError as error:
-                shown = raw if len(raw) <= 40 else raw[:40] + "..."
+                # In a code span: a backtick or a line break would end it and render the rest
+                # as the visitor's Markdown (links, images, headings).
+                shown = "".join(c if c.isprintable() and c != "`" else "?" for c in raw[:40])
+                shown += "..." if len(raw) > 40 else ""
                 self.warnings.append(f"URL parameter `{name}={shown}` ignored ({error}); "
                                      f"using {default}.")
                 value = default
@@ -188,17 +192,28 @@ class UrlControls:
         return list(value)
 
     def presets(self, label: str, presets: Mapping[str, Mapping[str, Any]], *,
-                help: str | None = None) -> None:
-        """A menu of named views: picking one sets those controls (by URL name) and reruns."""
+                notes: Mapping[str, str] | None = None, help: str | None = None) -> None:
+        """Named views as a row of one-click pills above the charts (the sidebar is too narrow for
+        names such as "Fig. 2 · Wang & Wu 2023: ..."): a click sets those controls (by URL name)
+        and reruns.
+
+        No pill stays selected (the callback clears the choice), so clicking the same preset
+        again after moving a control applies it again. Pills take one tooltip for the whole row:
+        it lists each preset's `notes` entry (what the paper's figure or result shows).
+        """
+        key = self._key("_preset")
+
         def apply() -> None:
-            chosen = st.session_state.get(self._key("_preset"))
+            chosen = st.session_state.get(key)
             for name, value in presets.get(chosen, {}).items():
                 st.session_state[self._key(name)] = value
                 self.saved[name] = value
-            st.session_state[self._key("_preset")] = None
+            st.session_state[key] = None
 
-        self.where.selectbox(label, list(presets), index=None, key=self._key("_preset"),
-                             placeholder="Choose a preset view", on_change=apply, help=help)
+        lines = [f"- **{name}**: {notes[name]}" for name in presets if notes and name in notes]
+        tooltip = "\n".join(lines + ([f"\n{help}"] if help else [])) or None
+        self._presets.pills(label, list(presets), selection_mode="single", default=None, key=key,
+                            on_change=apply, help=tooltip)
 
     # -- end of the controls -----------------------------------------------------------------------
     def finish(self) -> None:
@@ -207,5 +222,7 @@ class UrlControls:
         for warning in self.warnings:
             self._alerts.warning(warning, icon="⚠️")
         st.session_state[_LOADED].add(self.page)
-        if dict(st.query_params) != self.values:
+        # get_all: a key given twice (`k=5&k=1`) reads as its last value but must still go.
+        if {name: st.query_params.get_all(name) for name in st.query_params} != {
+                name: [value] for name, value in self.values.items()}:
             st.query_params.from_dict(self.values)

@@ -26,8 +26,9 @@ from typing import Optional
 
 import numpy as np
 
-from engine import spectra
+from engine import guard, spectra
 from engine.cache import Progress, cached
+from engine.kernels import kernel_plan
 from engine.specs import ACTIVATIONS, mlp, parse_layers, tree_cnn, tree_lcn
 
 ARCHITECTURES = {
@@ -47,6 +48,7 @@ D_MAX_DENSE = 10
 DEPTH_MAX = 6
 """Largest MLP depth (hidden layers) and shallow CNN head depth."""
 STD_MAX = 4.0
+ADVICE = "choose a smaller d"
 
 
 def tree_filters_for(d: int, filter_size: int) -> tuple[int, ...]:
@@ -157,6 +159,42 @@ def normalise_hypercube(spec: HypercubeSpec) -> HypercubeSpec:
     return spec
 
 
+def spectrum_bytes(layers, d: int) -> int:
+    """Peak bytes of `engine.spectra.hypercube_spectrum` on `{-1, 1}^d` (the Walsh route), from what
+    it allocates for its `N = 2^d` points:
+
+    * the kernel row (8N) while blocks of `b` points are evaluated: two blocks in flight, each
+      `kernel_plan`'s working set (`block_bytes`) and its points in int64 and float64 (24 b d);
+    * the Walsh–Hadamard transform in place, with a buffer of half the row (4N);
+    * every set's frequency (uint32 masks, counts, int8: 6N) and spread (`spatial_spread`: int64
+      masks, their float32 and int32 bit positions and temporaries; for a cyclic span, each of
+      the d rotations of the masks: at most about 60N);
+    * grouping into levels (`_group`): the negated eigenvalues, lexsort's order and sorted copies
+      (about 40N), beside the eigenvalues, frequencies and spreads the result keeps (10N).
+
+    At most 80 bytes a point, plus the blocks."""
+    plan = kernel_plan(layers, d, 2 ** d, 1)
+    return 80 * 2 ** d + 2 * (plan.block_bytes + 24 * plan.block[0] * d)
+
+
+def dense_bytes(layers, d: int) -> int:
+    """Peak bytes of `engine.spectra.hypercube_eigensystem_dense` (`N = 2^d`): the points (24 N d
+    while they are built), the kernel's two `N x N` outputs and its blocks (`kernel_plan`), then
+    `numpy.linalg.eigh` of the Gram matrix: the matrix, LAPACK's copy of it, the eigenvectors and
+    a workspace of two more (5 N^2 float64); the frequency and spread profiles are `(d + 1) x N`."""
+    n = 2 ** d
+    plan = kernel_plan(layers, d, n)
+    return max(plan.memory_bytes + 24 * n * d, 5 * 8 * n * n) + 8 * (d + 1) * n + 80 * n
+
+
+def hypercube_bytes(spec: HypercubeSpec) -> int:
+    """Estimated peak memory of a (normalised) hypercube view: `spectrum_bytes` on the Walsh
+    route, `dense_bytes` on the dense one, plus `guard.RUNTIME_BYTES`."""
+    layers = hypercube_layers(spec)
+    route = spectrum_bytes if spectra.walsh_diagonal(layers, spec.d) else dense_bytes
+    return guard.RUNTIME_BYTES + route(layers, spec.d)
+
+
 @dataclasses.dataclass(frozen=True)
 class HypercubeView:
     """The levels of a hypercube spectrum, ready to draw.
@@ -189,7 +227,8 @@ ROUTE_FWHT = "Walsh–Hadamard transform of one kernel row"
 ROUTE_DENSE = "dense eigendecomposition of the 2^d x 2^d kernel matrix"
 
 
-@cached("eigenstructure.hypercube", normalise=normalise_hypercube)
+@cached("eigenstructure.hypercube", normalise=normalise_hypercube, memory=hypercube_bytes,
+        advice=ADVICE)
 def hypercube(spec: HypercubeSpec, *, progress: Progress = None) -> HypercubeView:
     """The hypercube spectrum of one architecture, grouped into levels (Xiao 2022)."""
     layers = hypercube_layers(spec)
@@ -259,6 +298,18 @@ def normalise_sphere(spec: SphereSpec) -> SphereSpec:
     return dataclasses.replace(spec, b_std=float(spec.b_std))
 
 
+def sphere_bytes(spec: SphereSpec) -> int:
+    """Estimated peak memory of a (normalised) sphere view: for the deepest network, the kernel
+    between one point and the quadrature's `nodes` points (`kernel_plan`), the points, kernel
+    values, weights and the three Gegenbauer polynomials of the recurrence (about ten arrays of
+    `nodes` float64, the points `d` times that), plus `guard.RUNTIME_BYTES`. A few MiB at most: the
+    runtime dominates."""
+    nodes = spectra.default_sphere_nodes(spec.d, spec.k_max)
+    plan = kernel_plan(mlp(spec.layers - 1, activation=spec.activation, b_std=spec.b_std),
+                       spec.d, 1, nodes)
+    return guard.RUNTIME_BYTES + plan.memory_bytes + 8 * nodes * (spec.d + 10)
+
+
 @dataclasses.dataclass(frozen=True)
 class SphereView:
     """`mu[kernel][i, k]`: eigenvalue of degree `k` for the network of `depths[i]` layers;
@@ -274,7 +325,8 @@ class SphereView:
     predicted: dict
 
 
-@cached("eigenstructure.sphere", normalise=normalise_sphere)
+@cached("eigenstructure.sphere", normalise=normalise_sphere, memory=sphere_bytes,
+        advice="choose a smaller d or k_max")
 def sphere(spec: SphereSpec, *, progress: Progress = None) -> SphereView:
     """Funk–Hecke spectra of deep MLP kernels on the sphere (Bietti & Bach 2021)."""
     depths = np.arange(2, spec.layers + 1)
@@ -309,21 +361,51 @@ def _fit_window(mu: np.ndarray, fit_from: int) -> tuple[int, int]:
 DEFAULT_HYPERCUBE = HypercubeSpec()
 DEFAULT_SPHERE = SphereSpec()
 
+# Presets are named after the paper's result (no figure of these spectra was found: see
+# docs/presets.md); PRESET_NOTES has the gist of each.
 HYPERCUBE_PRESETS = {
-    "MLP: one eigenvalue per frequency": HypercubeSpec(arch="mlp", d=12, depth=3),
-    "Deep tree CNN: each frequency split by space": HypercubeSpec(arch="tree_cnn", d=12,
-                                                                  filter_size=2),
-    "Shallow CNN: modes wider than a patch damped": HypercubeSpec(arch="shallow_cnn", d=12,
-                                                                  filter_size=3, depth=2),
-    "Tree CNN, d = 20 (a million eigenvalues)": HypercubeSpec(arch="tree_cnn", d=20, filter_size=2),
-    "Pooled CNN (dense route)": HypercubeSpec(arch="shallow_cnn", d=8, filter_size=3, depth=1,
-                                              readout="global_avg_pool"),
+    "Xiao 2022 · MLP: one eigenvalue per frequency |S|": HypercubeSpec(arch="mlp", d=12, depth=3),
+    "Xiao 2022 · deep tree CNN: each frequency split by space":
+        HypercubeSpec(arch="tree_cnn", d=12, filter_size=2),
+    "Xiao 2022 · shallow CNN: modes wider than a patch damped":
+        HypercubeSpec(arch="shallow_cnn", d=12, filter_size=3, depth=2),
+    "Xiao 2022 · deep tree CNN at d = 20 (2²⁰ eigenvalues)":
+        HypercubeSpec(arch="tree_cnn", d=20, filter_size=2),
+    "Control · pooled shallow CNN (dense eigendecomposition)":
+        HypercubeSpec(arch="shallow_cnn", d=8, filter_size=3, depth=1, readout="global_avg_pool"),
 }
 SPHERE_PRESETS = {
-    "Deep equals shallow: ReLU, d = 3, depths 2 to 5": SphereSpec(),
-    "ReLU with bias, d = 4": SphereSpec(d=4, b_std=0.5, k_max=100, fit_from=10),
-    "erf: smooth activation, faster than polynomial decay": SphereSpec(activation="erf", k_max=60,
-                                                                       fit_from=10),
+    "Bietti & Bach 2021 · deep = shallow decay (ReLU, d = 3, depths 2–5)": SphereSpec(),
+    "Bietti & Bach 2021 · with a bias both parities decay (ReLU, d = 4)":
+        SphereSpec(d=4, b_std=0.5, k_max=100, fit_from=10),
+    "Bietti & Bach 2021 · smooth activation (erf) decays faster":
+        SphereSpec(activation="erf", k_max=60, fit_from=10),
+}
+PRESET_NOTES = {
+    "Xiao 2022 · MLP: one eigenvalue per frequency |S|":
+        "an MLP kernel's eigenvalue on the hypercube depends only on the frequency |S| of the "
+        "Walsh monomial x_S. Here: ReLU MLP NTK, 3 hidden layers, d = 12.",
+    "Xiao 2022 · deep tree CNN: each frequency split by space":
+        "eigenspace restructuring: a hierarchical CNN splits each frequency by the spatial spread "
+        "of S, so local high-frequency modes can outrank long-range ones. Here: tree CNN with "
+        "filter 2, d = 12.",
+    "Xiao 2022 · shallow CNN: modes wider than a patch damped":
+        "one conv layer (filter 3) under a dense head: modes spread wider than a patch are damped.",
+    "Xiao 2022 · deep tree CNN at d = 20 (2²⁰ eigenvalues)":
+        "the tree CNN at d = 20: a million eigenvalues from one kernel row by a fast "
+        "Walsh–Hadamard transform.",
+    "Control · pooled shallow CNN (dense eigendecomposition)":
+        "our control, not from the paper: global average pooling mixes positions, so the 2^d × "
+        "2^d kernel matrix is diagonalised densely (d = 8).",
+    "Bietti & Bach 2021 · deep = shallow decay (ReLU, d = 3, depths 2–5)":
+        "the ReLU NTK's eigenvalues decay as k^−d at every depth (the random-feature kernel's as "
+        "k^−(d+2)); depth changes only the constant. Here: d = 3, depths 2 to 5, fitted slopes.",
+    "Bietti & Bach 2021 · with a bias both parities decay (ReLU, d = 4)":
+        "without a bias the two-layer kernels have μ_k = 0 for odd k ≥ 3; a bias (or depth ≥ 3) "
+        "makes both parities decay at the same rate. Here: d = 4, bias std 0.5.",
+    "Bietti & Bach 2021 · smooth activation (erf) decays faster":
+        "the decay is read off the kernel's regularity at t = ±1: a kernel smooth there (erf) "
+        "decays faster than any power of k.",
 }
 
 WARM = ([(hypercube, DEFAULT_HYPERCUBE)]

@@ -221,10 +221,7 @@ def normalise_theory(spec: TheorySpec) -> TheorySpec:
             raise ValueError(f"`k` (the label's order) must be a whole number, got {k!r}.")
         locality.check_order(spec.d, int(k))
         changes.update(modes=(), k=int(k))
-    spec = dataclasses.replace(spec, **changes)
-    guard.refuse_if_slow(theory_seconds(spec), TIME_BUDGET_S,
-                         "choose a smaller n_max, fewer seeds or sizes, or a smaller d")
-    return spec
+    return dataclasses.replace(spec, **changes)
 
 
 def theory_seconds(spec: TheorySpec) -> float:
@@ -236,6 +233,37 @@ def theory_seconds(spec: TheorySpec) -> float:
     fits = spec.seeds * float(np.sum(6e-11 * distinct ** 3 + 4e-8 * distinct ** 2))
     transforms = spec.seeds * len(distinct) * 5e-9 * points * spec.d
     return 2.5 + 2e-6 * points + fits + transforms
+
+
+def theory_bytes(spec: TheorySpec) -> int:
+    """Estimated peak memory of a (normalised) view, from what `theory` allocates for the
+    `N = 2^d` points of the cube and fits on at most `n = min(n_max, N)` distinct points:
+
+    * the spectrum (`eigenstructure.spectrum_bytes`), of which the eigenvalues, frequencies and
+      spreads stay (10N), with the target's coefficients, every set's level and the kernel row
+      (24N);
+    * a label's coefficients: all `N` points of the cube as int64 bits and float64 coordinates
+      (24 N d while they are built), then one transform (12N);
+    * `level_of`: int64 keys, their order and sorted copy, `np.unique`'s (about 56N), and for
+      each (frequency, spread) the distances of its members to its levels (at most 8N of them,
+      measured over tree, shallow-CNN and MLP kernels at d = 16 to 20, 16 bytes each);
+    * the measured curve: the eigenvalues and target on the cube (16N) and per fit the `n x n`
+      Gram matrix with its XOR indices, its two scaled copies, the ridge's identity,
+      `K + ridge I`, its Cholesky factor and, where that fails, `numpy.linalg.eigh`'s copy,
+      eigenvectors and workspace (9 n^2 float64 at most), then the predictor's transforms
+      (about 36N).
+
+    Eigenlearning's arrays (sizes x levels) take a few MiB. The largest of the phases after the
+    spectrum is added to the spectrum's own peak, not compared with it: the allocator keeps some
+    of what the spectrum freed (measured: 612 MiB for a k-global label at d = 20, 86 MiB above
+    the label's phase and what is kept). Plus `guard.RUNTIME_BYTES`."""
+    points, d = 2 ** spec.d, spec.d
+    n = min(spec.n_max, points)
+    label = 24 * d * points + 12 * points if spec.target != "modes" else 0
+    phases = max(label, 56 * points + 16 * 8 * points, 16 * points + 72 * n * n + 36 * points)
+    kept = 34 * points
+    return (guard.RUNTIME_BYTES
+            + eigenstructure.spectrum_bytes(theory_layers(spec), d) + kept + phases)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,7 +363,10 @@ def target_coefficients(spec: TheorySpec, spectrum: spectra.HypercubeSpectrum) -
     return v, np.array(chosen, dtype=np.int64)
 
 
-@cached("kernel_theory.theory", normalise=normalise_theory, estimate=theory_seconds)
+@cached("kernel_theory.theory", normalise=normalise_theory, estimate=theory_seconds,
+        memory=theory_bytes, budget_s=TIME_BUDGET_S,
+        advice="choose a smaller n_max, fewer seeds or sizes, or a smaller d",
+        memory_advice="choose a smaller n_max or a smaller d")
 def theory(spec: TheorySpec, *, progress: Progress = None) -> TheoryView:
     """Eigenlearning's learning curve from the exact hypercube spectrum beside measured kernel
     regression (module docstring)."""
@@ -411,15 +442,40 @@ def theory(spec: TheorySpec, *, progress: Progress = None) -> TheoryView:
 
 DEFAULT_THEORY = TheorySpec()
 
+# Presets are named after the paper's figure where one was read (docs/presets.md lists the figures,
+# their sources and how each preset differs), else after the result; PRESET_NOTES has the gist.
 PRESETS = {
-    "Local vs long-range mode of equal frequency (tree CNN)": DEFAULT_THEORY,
-    "One low-frequency mode (MLP)": TheorySpec(arch="mlp", depth=2, modes=((1, 0),)),
-    "A staircase of frequencies 1, 2, 3 (MLP)": TheorySpec(arch="mlp", depth=2,
-                                                            modes=((1, 0), (2, 1), (3, 2))),
-    "k-local label, k = 2 (MLP)": TheorySpec(arch="mlp", depth=2, target="k_local", k=2),
-    "k-global label, k = 2 (MLP)": TheorySpec(arch="mlp", depth=2, target="k_global", k=2),
-    "Label noise and a ridge (MLP)": TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1)),
-                                                noise=0.5, ridge=0.5),
+    "Eigenlearning · local vs long-range mode of equal frequency (tree CNN)": DEFAULT_THEORY,
+    "Fig. 3 · Bordelon et al. 2020: learning curve of one pure mode (MLP)":
+        TheorySpec(arch="mlp", depth=2, modes=((1, 0),)),
+    "Bordelon et al. 2020 · modes learned in order of frequency 1, 2, 3 (MLP)":
+        TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1), (3, 2))),
+    "Simon et al. 2023 · parity of 2 bits: the 2-local label (MLP)":
+        TheorySpec(arch="mlp", depth=2, target="k_local", k=2),
+    "Mori & Ueda's k-global label, k = 2 (MLP)":
+        TheorySpec(arch="mlp", depth=2, target="k_global", k=2),
+    "Simon et al. 2023 · label noise and a ridge (MLP)":
+        TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1)), noise=0.5, ridge=0.5),
+}
+PRESET_NOTES = {
+    "Eigenlearning · local vs long-range mode of equal frequency (tree CNN)":
+        "the eigenlearning prediction from the tree CNN's exact spectrum (Xiao 2022): a local mode "
+        "of frequency 2 is learned long before a long-range one of the same frequency.",
+    "Fig. 3 · Bordelon et al. 2020: learning curve of one pure mode (MLP)":
+        "their Fig. 3 (a), (b): learning curves of wide networks and their NTK on pure modes, "
+        "with the theory as solid lines. Here: kernel regression (no network) on one frequency-1 "
+        "Walsh mode of the hypercube, not a spherical harmonic.",
+    "Bordelon et al. 2020 · modes learned in order of frequency 1, 2, 3 (MLP)":
+        "their spectral principle: as n grows, kernel regression fits successively higher "
+        "spectral modes of the target. Here: equal weights on frequencies 1, 2 and 3.",
+    "Simon et al. 2023 · parity of 2 bits: the 2-local label (MLP)":
+        "their framework generalises a hardness result for the classic parity problem (stated in "
+        "their abstract). On the hypercube the 2-local label is the parity x₀x₁ of two bits.",
+    "Mori & Ueda's k-global label, k = 2 (MLP)":
+        "Mori & Ueda's k-global label, spread over frequencies 2, 4, ...: the theory predicts "
+        "its kernel learning curve from the spectrum alone.",
+    "Simon et al. 2023 · label noise and a ridge (MLP)":
+        "the eigenlearning test error with label noise ε² = 0.5 and ridge δ = 0.5.",
 }
 
 WARM = [(theory, DEFAULT_THEORY)] + [(theory, spec) for spec in PRESETS.values()

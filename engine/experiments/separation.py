@@ -197,9 +197,8 @@ def _check_common(spec) -> dict:
     return {"radius": radius, "ratio": ratio, "learning_rate": float(lr)}
 
 
-def _refuse_if_slow(seconds: float) -> None:
-    guard.refuse_if_slow(seconds, TIME_BUDGET_S, "choose a smaller d, width, number of features, "
-                                                 "n_train, steps or seeds")
+ADVICE = "choose a smaller d, width, number of features, n_train, steps or seeds"
+MEMORY_ADVICE = "choose a smaller d, width, number of features, n_train or fewer seeds"
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -321,9 +320,7 @@ def normalise_dimension(spec: DimensionSpec) -> DimensionSpec:
         raise ValueError(f"`d_max` ({spec.d_max}) must be at least `d_min` ({spec.d_min}).")
     _check_int(spec, "width", 2, 512)
     _check_int(spec, "features", 2, 4096)
-    spec = dataclasses.replace(spec, **floats)
-    _refuse_if_slow(dimension_seconds(spec))
-    return spec
+    return dataclasses.replace(spec, **floats)
 
 
 def dimension_seconds(spec: DimensionSpec) -> float:
@@ -334,6 +331,46 @@ def dimension_seconds(spec: DimensionSpec) -> float:
     return sum(training.estimate_cost(network(m)[0], spec.d_max, spec.n_train, runs,
                                       _train_spec(spec, m, spec.width, spec.features),
                                       n_eval=n_eval, n_probe=n_probe) for m in MODELS)
+
+
+def _data_bytes(spec, runs: int, d_max: int, d_pad: int) -> tuple[int, int]:
+    """`(kept, building)` bytes of a view's data sets, `runs` (d, seed) pairs embedded in `d_pad`
+    dimensions: each `_data` holds float32 training, validation, test and probe inputs (and
+    labels), `rows = n_train + n_val + 2 N_TEST + PROBE_NORMS PROBE_DIRECTIONS` of `d_pad`; while
+    one is built, `radial.sample`'s float64 Gaussians, norms, directions and points (32 bytes an
+    entry of d) and the float64 padded and scaled copies of `embed` (16 rows d_pad); `_stack`
+    copies them all once more."""
+    points = spec.n_train + _n_val(spec.n_train) + N_TEST
+    rows = points + N_TEST + PROBE_NORMS * PROBE_DIRECTIONS
+    per_set = 4 * rows * d_pad + 4 * points
+    return runs * per_set, runs * per_set + 32 * points * d_max + 16 * rows * d_pad
+
+
+def _sweeps_bytes(sweeps: list) -> int:
+    """Peak bytes of sweeps run `WORKERS` at a time (`_run`): the `WORKERS` largest
+    `arrays + compile` at once, and every compiled program (they stay cached)."""
+    running = sorted((m.arrays + m.compile for m in sweeps), reverse=True)[:WORKERS]
+    return sum(running) + sum(m.program for m in sweeps)
+
+
+def _sweep_bytes(spec, model: str, d: int, runs: int, width: int,
+                 features: int) -> training.SweepMemory:
+    """`training.estimate_memory` of one model's sweep: `runs` training sets of one size, each
+    with its own test set and probes (the test set and the norm grid)."""
+    return training.estimate_memory(
+        network(model)[0], d, spec.n_train, runs, _train_spec(spec, model, width, features),
+        n_val=_n_val(spec.n_train), n_test=N_TEST,
+        n_probe=N_TEST + PROBE_NORMS * PROBE_DIRECTIONS, test_per_seed=True)
+
+
+def dimension_bytes(spec: DimensionSpec) -> int:
+    """Estimated peak memory of a (normalised) dimension view: its data sets (`_data_bytes`, every
+    (d, seed) pair padded to `d_max`), then the four models' sweeps, two at a time
+    (`_sweeps_bytes`); plus `guard.RUNTIME_BYTES`."""
+    runs = len(spec.dims) * spec.seeds
+    kept, building = _data_bytes(spec, runs, spec.d_max, spec.d_max)
+    sweeps = [_sweep_bytes(spec, m, spec.d_max, runs, spec.width, spec.features) for m in MODELS]
+    return guard.RUNTIME_BYTES + kept + max(building, _sweeps_bytes(sweeps))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -395,7 +432,8 @@ def _sweep_job(spec, model: str, m: int, salt: int, sets: dict, width: int, feat
     return job
 
 
-@cached("separation.dimension", normalise=normalise_dimension, estimate=dimension_seconds)
+@cached("separation.dimension", normalise=normalise_dimension, estimate=dimension_seconds,
+        memory=dimension_bytes, budget_s=TIME_BUDGET_S, advice=ADVICE, memory_advice=MEMORY_ADVICE)
 def dimension_sweep(spec: DimensionSpec, *, progress: Progress = None) -> DimensionView:
     """Test error of every model against d (Safran & Lee 2022), from real training runs."""
     models, dims = tuple(MODELS), np.array(spec.dims)
@@ -449,9 +487,7 @@ def normalise_width(spec: WidthSpec) -> WidthSpec:
                    for w in widths)):
         raise ValueError(f"`widths` must list 1 to 8 whole numbers from 2 to 2048, e.g. "
                          f"(4, 16, 64, 256), got {spec.widths!r}.")
-    spec = dataclasses.replace(spec, widths=tuple(sorted(set(widths))), **floats)
-    _refuse_if_slow(width_seconds(spec))
-    return spec
+    return dataclasses.replace(spec, widths=tuple(sorted(set(widths))), **floats)
 
 
 def width_seconds(spec: WidthSpec) -> float:
@@ -461,6 +497,14 @@ def width_seconds(spec: WidthSpec) -> float:
     return sum(training.estimate_cost(network(m)[0], spec.d, spec.n_train, spec.seeds,
                                       _train_spec(spec, m, w, w), n_eval=n_eval, n_probe=n_probe)
                for m in MODELS for w in spec.widths)
+
+
+def width_bytes(spec: WidthSpec) -> int:
+    """Estimated peak memory of a (normalised) width view: its data sets (`_data_bytes`), then every
+    model at every width, two sweeps at a time (`_sweeps_bytes`); plus `guard.RUNTIME_BYTES`."""
+    kept, building = _data_bytes(spec, spec.seeds, spec.d, spec.d)
+    sweeps = [_sweep_bytes(spec, m, spec.d, spec.seeds, w, w) for m in MODELS for w in spec.widths]
+    return guard.RUNTIME_BYTES + kept + max(building, _sweeps_bytes(sweeps))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -484,7 +528,8 @@ class WidthView:
     parameters: np.ndarray
 
 
-@cached("separation.width", normalise=normalise_width, estimate=width_seconds)
+@cached("separation.width", normalise=normalise_width, estimate=width_seconds,
+        memory=width_bytes, budget_s=TIME_BUDGET_S, advice=ADVICE, memory_advice=MEMORY_ADVICE)
 def width_sweep(spec: WidthSpec, *, progress: Progress = None) -> WidthView:
     """Test error of every model against the hidden width at one d (Safran & Lee 2022)."""
     models, widths = tuple(MODELS), np.array(spec.widths)
@@ -507,15 +552,35 @@ def width_sweep(spec: WidthSpec, *, progress: Progress = None) -> WidthView:
 
 DEFAULT_DIMENSION = DimensionSpec()
 DEFAULT_WIDTH = WidthSpec()
+# Presets are named after the paper's result (no figure of this experiment was found: see
+# docs/presets.md); PRESET_NOTES has the gist of each.
 DIMENSION_PRESETS = {
-    "Shell around the edge": DimensionSpec(),
-    "Concentrated near the edge": DimensionSpec(law="near_edge"),
-    "Heavy-tailed norms": DimensionSpec(law="heavy_tailed"),
-    "Unbalanced: 20% inside": DimensionSpec(ratio=0.2),
+    "Safran & Lee 2022 · ball indicator, norms in a shell around r": DimensionSpec(),
+    "Safran & Lee 2022 · norms concentrated near the edge r": DimensionSpec(law="near_edge"),
+    "Safran & Lee 2022 · heavy-tailed radial law": DimensionSpec(law="heavy_tailed"),
+    "Control · unbalanced: 20% of inputs inside the ball": DimensionSpec(ratio=0.2),
 }
 WIDTH_PRESETS = {
-    "d = 16, shell": WidthSpec(),
-    "d = 16, concentrated near the edge": WidthSpec(law="near_edge"),
+    "Safran & Lee 2022 · width sweep, shell (d = 16)": WidthSpec(),
+    "Safran & Lee 2022 · width sweep, near the edge (d = 16)": WidthSpec(law="near_edge"),
+}
+_CLAIM = ("gradient descent learns the ball indicator 1{‖x‖ ≤ r} with two sigmoidal layers, the "
+          "first random and frozen, while a one-hidden-layer net stays at a constant error on "
+          "some radial laws (our reconstruction of the experiment).")
+PRESET_NOTES = {
+    "Safran & Lee 2022 · ball indicator, norms in a shell around r":
+        _CLAIM + " Here: ‖x‖ uniform in r(1 ± 0.25), r = √d, d = 4..32.",
+    "Safran & Lee 2022 · norms concentrated near the edge r":
+        "the same with ‖x‖ log-normal around r: most inputs sit near the edge, the hard case.",
+    "Safran & Lee 2022 · heavy-tailed radial law":
+        "the same with a log-Laplace law: mass on every scale on both sides of r.",
+    "Control · unbalanced: 20% of inputs inside the ball":
+        "our control: only 20% of inputs inside, so the constant guess 'outside' is already right "
+        "80% of the time.",
+    "Safran & Lee 2022 · width sweep, shell (d = 16)":
+        "test error against hidden width (random features for A) at d = 16, shell law.",
+    "Safran & Lee 2022 · width sweep, near the edge (d = 16)":
+        "test error against hidden width at d = 16, norms concentrated near the edge.",
 }
 WARM = ([(dimension_sweep, spec) for spec in DIMENSION_PRESETS.values()]
         + [(width_sweep, spec) for spec in WIDTH_PRESETS.values()])

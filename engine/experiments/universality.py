@@ -75,11 +75,6 @@ def _power_of_two(value: int, name: str) -> None:
                          "at every layer).")
 
 
-def _refuse_if_slow(seconds: float) -> None:
-    guard.refuse_if_slow(seconds, TIME_BUDGET_S,
-                         "choose a smaller d, fewer samples, steps or seeds")
-
-
 # ------------------------------------------------------------------------------ sample complexity
 @dataclasses.dataclass(frozen=True)
 class SampleComplexitySpec:
@@ -132,10 +127,8 @@ def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexityS
     _check_int(spec, "width", 4, 512)
     _check_float(spec, "threshold", 0.0, 1.0)
     _check_float(spec, "learning_rate", 0.0, 100.0)
-    spec = dataclasses.replace(spec, threshold=float(spec.threshold),
+    return dataclasses.replace(spec, threshold=float(spec.threshold),
                                learning_rate=float(spec.learning_rate))
-    _refuse_if_slow(sample_seconds(spec))
-    return spec
 
 
 def sample_seconds(spec: SampleComplexitySpec) -> float:
@@ -147,6 +140,41 @@ def _sweep_seconds(spec: SampleComplexitySpec, arch: str, d: int) -> float:
     layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
     train = dataclasses.replace(spec.train_spec(), width=widths)
     return training.estimate_cost(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train)
+
+
+def _n_val(n_train: int) -> int:
+    return max(int(n_train * VAL_FRACTION), 64)
+
+
+def _data_bytes(seeds: int, n_train: int, d: int) -> tuple[int, int]:
+    """`(kept, drawing)` bytes of `_datasets`: the float32 inputs and labels of every seed's
+    training and validation rows and of the test set are kept; while they are drawn, the float64
+    inputs, the target's float64 temporaries (two arrays of the inputs' shape for `quadratic`)
+    and the float32 copy take 28 bytes an input entry."""
+    rows = seeds * (n_train + _n_val(n_train)) + N_TEST
+    return 4 * rows * (d + 1), 28 * rows * d + 16 * rows
+
+
+def sample_bytes(spec: SampleComplexitySpec) -> int:
+    """Estimated peak memory of a (normalised) sample-complexity view: for each d in turn, its data
+    sets (`_data_bytes`) and the largest of the three architectures' sweeps, run one after the
+    other (`training.estimate_memory`: every seed and size, the test set shared by all runs),
+    plus every sweep's compiled program (they stay cached, `training.sequential_peak`) and
+    `guard.RUNTIME_BYTES`."""
+    peak = programs = 0
+    for d in spec.dims:
+        kept, drawing = _data_bytes(spec.seeds, spec.n_max, d)
+        sweeps = [_sweep_bytes(spec, arch, d) for arch in ARCHITECTURES]
+        peak = max(peak, kept + max(drawing, *(s.arrays + s.compile for s in sweeps)))
+        programs += sum(sweep.program for sweep in sweeps)
+    return guard.RUNTIME_BYTES + peak + programs
+
+
+def _sweep_bytes(spec: SampleComplexitySpec, arch: str, d: int) -> training.SweepMemory:
+    layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
+    train = dataclasses.replace(spec.train_spec(), width=widths)
+    return training.estimate_memory(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train,
+                                    sizes=spec.sizes, n_val=_n_val(spec.n_max), n_test=N_TEST)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +225,7 @@ def fitted_exponent(dims: np.ndarray, needed: np.ndarray) -> float:
 def _datasets(spec, d: int, n_train: int, seeds: int, target: str):
     """Per-seed training and validation sets and one shared test set, all from one PCG64 stream per
     (d, n) so that every architecture sees the same data."""
-    n_val = max(int(n_train * VAL_FRACTION), 64)
+    n_val = _n_val(n_train)
     x, y = tasks.gaussian_dataset(target, d, n_train + n_val, seed=1000 * d + 7,
                                   leading=(seeds,))
     x_test, y_test = tasks.gaussian_dataset(target, d, N_TEST, seed=1000 * d + 8)
@@ -205,7 +233,9 @@ def _datasets(spec, d: int, n_train: int, seeds: int, target: str):
 
 
 @cached("universality.sample_complexity", normalise=normalise_sample_complexity,
-        estimate=sample_seconds)
+        estimate=sample_seconds, memory=sample_bytes, budget_s=TIME_BUDGET_S,
+        advice="choose a smaller d, fewer samples, steps or seeds",
+        memory_advice="choose a smaller d, fewer samples or seeds, or a smaller width")
 def sample_complexity(spec: SampleComplexitySpec, *,
                       progress: Progress = None) -> SampleComplexityView:
     """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs."""
@@ -299,10 +329,8 @@ def normalise_depth(spec: DepthSpec) -> DepthSpec:
     _check_int(spec, "seeds", 1, 8)
     _check_int(spec, "steps", 100, 5000)
     _check_float(spec, "learning_rate", 0.0, 1.0)
-    spec = dataclasses.replace(spec, channels=tuple(sorted(set(channels))),
+    return dataclasses.replace(spec, channels=tuple(sorted(set(channels))),
                                learning_rate=float(spec.learning_rate))
-    _refuse_if_slow(depth_seconds(spec))
-    return spec
 
 
 def depth_seconds(spec: DepthSpec) -> float:
@@ -318,6 +346,19 @@ def _depth_train(spec: DepthSpec, widths: tuple) -> training.TrainSpec:
                               width=widths)
 
 
+def depth_bytes(spec: DepthSpec) -> int:
+    """Estimated peak memory of a (normalised) depth view: its data sets (`_data_bytes`), and the
+    largest of its sweeps, one per depth and channel count, run one after the other
+    (`training.estimate_memory`, `training.sequential_peak`: every sweep's compiled program stays
+    cached), plus `guard.RUNTIME_BYTES`."""
+    kept, drawing = _data_bytes(spec.seeds, spec.n_train, spec.d)
+    sweeps = [training.estimate_memory(partial_tree(spec.d, spec.s, depth), spec.d, spec.n_train,
+                                       spec.seeds, _depth_train(spec, (c,) * depth),
+                                       n_val=_n_val(spec.n_train), n_test=N_TEST)
+              for depth in spec.depths for c in spec.channels]
+    return guard.RUNTIME_BYTES + kept + max(drawing, training.sequential_peak(sweeps))
+
+
 @dataclasses.dataclass(frozen=True)
 class DepthView:
     """`train_error[l, c, s]` and `test_error[l, c, s]`: relative MSE of the depth `depths[l]` tree
@@ -331,7 +372,10 @@ class DepthView:
     diverged: np.ndarray
 
 
-@cached("universality.depth", normalise=normalise_depth, estimate=depth_seconds)
+@cached("universality.depth", normalise=normalise_depth, estimate=depth_seconds,
+        memory=depth_bytes, budget_s=TIME_BUDGET_S,
+        advice="choose a smaller d, fewer samples, steps or seeds",
+        memory_advice="choose a smaller d, fewer samples, seeds or channels")
 def depth_sweep(spec: DepthSpec, *, progress: Progress = None) -> DepthView:
     """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023)."""
     depths, channels = np.array(spec.depths), np.array(spec.channels)
@@ -358,13 +402,37 @@ def depth_sweep(spec: DepthSpec, *, progress: Progress = None) -> DepthView:
 
 DEFAULT_SAMPLES = SampleComplexitySpec()
 DEFAULT_DEPTH = DepthSpec()
+# Presets are named after the paper's figure where one was read (docs/presets.md lists the figures,
+# their sources and how each preset differs), else after the result; PRESET_NOTES has the gist.
 SAMPLE_PRESETS = {
-    "Sparse long-range target x₀·x_{d−1}": SampleComplexitySpec(),
-    "Quadratic separation (FCN needs ~d²)": SampleComplexitySpec(target="quadratic"),
+    "Fig. 2 · Wang & Wu 2023: CNN learns a sparse long-range target": SampleComplexitySpec(),
+    "Wang & Wu 2023 · separation: FCN needs ~d² samples (quadratic target)":
+        SampleComplexitySpec(target="quadratic"),
 }
 DEPTH_PRESETS = {
-    "d = 16, filter 2: error drops at full depth": DepthSpec(),
-    "d = 27, filter 3": DepthSpec(d=27, s=3),
+    "Wang & Wu 2023 · universal at depth log₂ d (d = 16, filter 2)": DepthSpec(),
+    "Wang & Wu 2023 · universal at depth log₃ d (d = 27, filter 3)": DepthSpec(d=27, s=3),
+    "Wang & Wu 2023 · Fig. 2's CNN (filter 4) on a long-range target (d = 16)":
+        DepthSpec(d=16, s=4, target="sparse_product", channels=(1, 4, 16), steps=1000),
+}
+PRESET_NOTES = {
+    "Fig. 2 · Wang & Wu 2023: CNN learns a sparse long-range target":
+        "their Fig. 2: a CNN (filter 4, depth log₄ d, 4 channels, Adam, no regularisation) fits "
+        "short- and long-range sparse targets from n = 400 samples at d = 4096, where a two-layer "
+        "FCN and least squares overfit. Here: samples needed against d = 8..32 for CNN, LCN and "
+        "FCN on x₀·x_{d−1}.",
+    "Wang & Wu 2023 · separation: FCN needs ~d² samples (quadratic target)":
+        "their theorems: LCNs need Ω(d) samples and FCNs Ω(d²) on a simple regression task (no "
+        "figure found). Here: samples needed against d on a quadratic target.",
+    "Wang & Wu 2023 · universal at depth log₂ d (d = 16, filter 2)":
+        "their universality result: depth O(log d) suffices with downsampling and multichanneling "
+        "(no figure found). Here: the training error drops once the receptive field 2^L covers "
+        "all 16 inputs.",
+    "Wang & Wu 2023 · universal at depth log₃ d (d = 27, filter 3)":
+        "the same result with filter = stride 3: the error drops at depth log₃ 27 = 3.",
+    "Wang & Wu 2023 · Fig. 2's CNN (filter 4) on a long-range target (d = 16)":
+        "the filter size 4 and 4 channels of their Fig. 2, on x₀·x₁₅ at d = 16: only the depth-2 "
+        "tree (receptive field 16) sees both coordinates and fits it.",
 }
 WARM = ([(sample_complexity, spec) for spec in SAMPLE_PRESETS.values()]
         + [(depth_sweep, spec) for spec in DEPTH_PRESETS.values()])

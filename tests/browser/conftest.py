@@ -2,6 +2,7 @@
 
 Fixtures:
 
+- `served_app(cache, log, **env)`: a context manager that serves the dashboard from that cache.
 - `app_url` (session): starts `python -m streamlit run app.py` with `IBL_CACHE_DIR` set to a fresh
   temporary directory (so results and JAX's compiled programs start cold), waits for
   `/_stcore/health` to answer `ok`, yields the base URL and stops the server at the end.
@@ -17,6 +18,7 @@ Streamlit's script-run state, never for fixed times.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -117,19 +119,19 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
-    """Base URL of the dashboard, served from a fresh, empty `IBL_CACHE_DIR`."""
+@contextlib.contextmanager
+def served_app(cache: Path, log: Path, **env: str):
+    """`streamlit run app.py` on a free loopback port with `IBL_CACHE_DIR=cache` (and `env`), its
+    output in `log`: yields `(base_url, process)` once `/_stcore/health` answers `ok`, and stops the
+    server at the end. Fails the test, with the server's output, when it does not start."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    cache = tmp_path_factory.mktemp("ibl-cache")
-    log = RESULTS / "server.log"
-    env = dict(os.environ, IBL_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1")
+    environment = dict(os.environ, IBL_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1", **env)
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
     with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out,
                                    stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -137,8 +139,17 @@ def app_url(tmp_path_factory) -> str:
     except RuntimeError as error:
         _stop(process)
         pytest.fail(str(error), pytrace=False)
-    yield base
-    _stop(process)
+    try:
+        yield base, process
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """Base URL of the dashboard, served from a fresh, empty `IBL_CACHE_DIR`."""
+    with served_app(tmp_path_factory.mktemp("ibl-cache"), RESULTS / "server.log") as (base, _):
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,234 @@
+"""A lecture hall: ten students open the shared links of the heaviest page at once.
+
+The heaviest page is Universality: each of its views trains CNNs, LCNs and FCNs for minutes, so a
+cold view waits for its start button. One server, started here on an empty cache, on loopback; ten
+browser sessions (separate contexts of one headless Chromium, so separate Streamlit sessions), each
+on the shared link of the page's default view or of one of its presets, spread evenly; every session
+presses the start button when it is shown (a view that trains for longer than 20 s asks first), all
+at the same moment, as a room would. Within a bounded time:
+
+- every session draws all its charts, with no exception, no error box and no page error;
+- identical requests are computed once: the server logs one `computed` line per distinct view (the
+  cache's per-key lock makes the other sessions wait for that result), and every view is then in the
+  cache;
+- the server's memory stays bounded: its peak resident memory (sampled every 0.25 s from /proc) stays
+  below its idle size plus `IBL_MAX_COMPUTATIONS` times the largest memory estimate of the views,
+  plus a per-session allowance.
+
+The figures (time to charts per session, computations, memory) are printed and written to
+`test-results/browser/lecture_load.json`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.async_api import async_playwright
+
+from engine.experiments import universality as uni
+from ui.compute import CONFIRM_ABOVE_S
+from tests.browser.conftest import (CHROMIUM_ARGS, EXCEPTION, PLOT_DRAWN, RESULTS, VIEWPORT,
+                                    chromium_executable, served_app)
+
+pytestmark = pytest.mark.load
+
+SESSIONS = 10
+BUDGET_S = 1500
+"""The whole run, start to last chart: every view cold, computed at most `IBL_MAX_COMPUTATIONS` at
+a time on CI's two cores while ten browsers render (700 s measured on a busy two-core machine)."""
+SESSION_ALLOWANCE_MB = 40
+"""Server memory per connected session beyond the computations (Streamlit's session state, the
+charts' JSON, websocket buffers)."""
+
+# The page's URL parameters for each field of its specs (app_pages/universality.py).
+SAMPLE_PARAMS = {"target": "target", "d_min": "d_min", "d_max": "d_max", "n_max": "n_max",
+                 "seeds": "seeds", "threshold": "threshold", "steps": "steps",
+                 "opt": "optimizer", "lr": "learning_rate", "channels": "channels",
+                 "width": "width"}
+DEPTH_PARAMS = {"s": "s", "depth_d": "d", "depth_target": "target", "n_train": "n_train",
+                "depth_seeds": "seeds", "depth_steps": "steps"}
+
+
+def shared_link(view: str, spec) -> str:
+    """The link a lecturer would share for this view of the Universality page."""
+    if view == "samples":
+        params = {"view": "samples", **{url: getattr(spec, field)
+                                        for url, field in SAMPLE_PARAMS.items()}}
+    else:
+        params = {"view": "depth", "max_channels": max(spec.channels),
+                  **{url: getattr(spec, field) for url, field in DEPTH_PARAMS.items()}}
+    return "/universality?" + urlencode(params)
+
+
+def distinct_views() -> list[tuple[str, object, object]]:
+    """(view, cached function, spec) for the page's default views and presets, each once."""
+    views = []
+    for view, fn, specs in [
+            ("samples", uni.sample_complexity, [uni.DEFAULT_SAMPLES, *uni.SAMPLE_PRESETS.values()]),
+            ("depth", uni.depth_sweep, [uni.DEFAULT_DEPTH, *uni.DEPTH_PRESETS.values()])]:
+        for spec in specs:
+            spec = fn.normalise(spec)
+            if all(spec != other for _, _, other in views):
+                views.append((view, fn, spec))
+    return views
+
+
+@dataclasses.dataclass
+class Session:
+    number: int
+    link: str
+    charts: int = 0
+    seconds: float = 0.0
+    pressed_start: bool = False
+    exceptions: list = dataclasses.field(default_factory=list)
+    errors: list = dataclasses.field(default_factory=list)
+    page_errors: list = dataclasses.field(default_factory=list)
+
+
+async def visit(browser, base: str, session: Session, everyone_ready: asyncio.Barrier,
+                start: float, marks: dict) -> None:
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: session.page_errors.append(str(error)))
+    try:
+        await page.goto(base + session.link)
+        button = page.get_by_role("button", name=re.compile(r"\(about [\d.]+ min\)"))
+        await page.wait_for_selector(f"{PLOT_DRAWN}, {EXCEPTION}, button:has-text('min)')",
+                                     timeout=120_000)
+        await everyone_ready.wait()  # the room presses start together
+        marks.setdefault("ready", time.perf_counter())
+        if await button.count():
+            await button.click()
+            session.pressed_start = True
+        expected = 2  # each Universality view draws two charts
+        await page.wait_for_function(
+            f"document.querySelectorAll('{PLOT_DRAWN}').length >= {expected} || "
+            f"document.querySelector('{EXCEPTION}') !== null",
+            timeout=BUDGET_S * 1000, polling=500)
+        session.seconds = time.perf_counter() - start
+        session.charts = await page.locator(".js-plotly-plot").count()
+        session.exceptions = await page.locator(EXCEPTION).all_inner_texts()
+        session.errors = await page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+        await page.screenshot(path=str(RESULTS / f"lecture_load-session-{session.number}.png"))
+    finally:
+        await context.close()
+
+
+async def lecture(base: str, sessions: list[Session], marks: dict) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_executable(),
+                                                   args=CHROMIUM_ARGS)
+        try:
+            ready = asyncio.Barrier(len(sessions))
+            start = time.perf_counter()
+            await asyncio.wait_for(
+                asyncio.gather(*(visit(browser, base, s, ready, start, marks) for s in sessions)),
+                timeout=BUDGET_S)
+        finally:
+            await browser.close()
+
+
+class MemorySampler(threading.Thread):
+    """Resident memory of one process (MiB), sampled with the time until stopped."""
+
+    def __init__(self, pid: int, every_s: float = 0.25):
+        super().__init__(daemon=True)
+        self.path, self.every_s = Path(f"/proc/{pid}/status"), every_s
+        self.samples: list[tuple[float, float]] = []
+        self.done = threading.Event()
+
+    def at(self, when: float) -> float:
+        """The last sample taken at or before `when`."""
+        return [mb for t, mb in self.samples if t <= when][-1]
+
+    @property
+    def peak(self) -> float:
+        return max(mb for _, mb in self.samples)
+
+    def rss_mb(self) -> float:
+        for line in self.path.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def run(self):
+        while True:
+            self.samples.append((time.perf_counter(), self.rss_mb()))
+            if self.done.wait(self.every_s):
+                return
+
+
+def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
+    views = distinct_views()
+    links = [shared_link(view, spec) for view, _, spec in views]
+    sessions = [Session(i, links[i % len(links)]) for i in range(SESSIONS)]
+    log = RESULTS / "lecture_load-server.log"
+    marks: dict[str, float] = {}
+    outcome: list[BaseException] = []
+
+    def run(base):  # its own thread and event loop, apart from the sync Playwright of other tests
+        try:
+            asyncio.run(lecture(base, sessions, marks))
+        except BaseException as error:  # reported below, with the figures
+            outcome.append(error)
+
+    with served_app(tmp_path / "cache", log) as (base, process):
+        sampler = MemorySampler(process.pid)
+        sampler.start()
+        began = time.perf_counter()
+        worker = threading.Thread(target=run, args=(base,))
+        worker.start()
+        worker.join(BUDGET_S + 120)
+        wall_s = time.perf_counter() - began
+        sampler.done.set()
+        sampler.join()
+    computed = re.findall(r"computed (\S+) ([0-9a-f]{16}) in ([\d.]+) s",
+                          log.read_text(errors="replace"))
+
+    from engine import guard
+
+    monkeypatch.setenv("IBL_CACHE_DIR", str(tmp_path / "cache"))
+    keys = {fn.key(spec)[:16]: (fn, spec) for _, fn, spec in views}
+    estimates_mb = sorted((fn.estimate_bytes(spec) / 2**20 for _, fn, spec in views), reverse=True)
+    cap = guard.max_computations()
+    long_links = {link for link, (_, fn, spec) in zip(links, views)
+                  if fn.estimate_seconds(spec) > CONFIRM_ABOVE_S}
+    # Before anyone pressed start: ten sessions connected, the page drawn, the engine imported.
+    ready_mb = sampler.at(marks.get("ready", began))
+    bound_mb = ready_mb + sum(estimates_mb[:cap]) + SESSIONS * SESSION_ALLOWANCE_MB
+    figures = {
+        "sessions": SESSIONS, "distinct views": len(views), "wall s": round(wall_s, 1),
+        "seconds to charts": sorted(round(s.seconds, 1) for s in sessions),
+        "pressed start": sum(s.pressed_start for s in sessions),
+        "computed": [(name, key, float(seconds)) for name, key, seconds in computed],
+        "server RSS MiB": {"at start": round(sampler.samples[0][1]), "all sessions ready":
+                           round(ready_mb), "peak": round(sampler.peak),
+                           "end": round(sampler.samples[-1][1]), "bound": round(bound_mb)},
+        "view memory estimates MiB": [round(m) for m in estimates_mb],
+        "memory budget MiB": round(guard.memory_budget() / 2**20),
+        "concurrent computations": cap,
+    }
+    (RESULTS / "lecture_load.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+    assert not outcome, f"the sessions did not all finish: {outcome[0]!r}; figures: {figures}"
+    for session in sessions:
+        assert session.charts >= 2 and not session.exceptions and not session.errors, session
+        assert not session.page_errors, session
+    # Every session found its view cold: those that train for longer than the page's threshold
+    # showed their start button, and the room pressed it; the others started at once.
+    for session in sessions:
+        assert session.pressed_start == (session.link in long_links), session
+    # Identical requests computed once: one line per distinct view, and each is now cached.
+    assert sorted(key for _, key, _ in computed) == sorted(keys), figures["computed"]
+    for fn, spec in keys.values():
+        assert fn.lookup(spec) is not None
+    assert sampler.peak <= bound_mb, figures["server RSS MiB"]
