@@ -31,11 +31,17 @@ def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None) -> 
     if result is not None:
         return result
     if seconds is not None and seconds > CONFIRM_ABOVE_S:
-        st.info(f"This view is not cached yet: training it takes about {seconds / 60:.1f} minutes "
-                "on this machine. Stop it at any time with the Stop button at the top right.")
-        if not st.button(f"{label} (about {seconds / 60:.1f} min)", key=key or f"run.{fn.name}",
-                         type="primary", icon=":material/play_arrow:"):
+        ask = st.empty()  # cleared once pressed: the charts replace the question
+        with ask.container():
+            st.info(f"This view is not cached yet: training it takes about {seconds / 60:.1f} "
+                    "minutes on this machine. Stop it at any time with the Stop button at the top "
+                    "right.")
+            pressed = st.button(f"{label} (about {seconds / 60:.1f} min)",
+                                key=key or f"run.{fn.name}", type="primary",
+                                icon=":material/play_arrow:")
+        if not pressed:
             st.stop()
+        ask.empty()
     bar = st.progress(0.0, text=f"{label}...")
     start = time.perf_counter()
 

@@ -88,6 +88,7 @@ class Session:
     charts: int = 0
     seconds: float = 0.0
     pressed_start: bool = False
+    start_buttons_left: int = 0
     exceptions: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
     page_errors: list = dataclasses.field(default_factory=list)
@@ -115,6 +116,7 @@ async def visit(browser, base: str, session: Session, everyone_ready: asyncio.Ba
             timeout=BUDGET_S * 1000, polling=500)
         session.seconds = time.perf_counter() - start
         session.charts = await page.locator(".js-plotly-plot").count()
+        session.start_buttons_left = await button.count()  # the charts replace the question
         session.exceptions = await page.locator(EXCEPTION).all_inner_texts()
         session.errors = await page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
         await page.screenshot(path=str(RESULTS / f"lecture_load-session-{session.number}.png"))
@@ -222,6 +224,7 @@ def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
     assert not outcome, f"the sessions did not all finish: {outcome[0]!r}; figures: {figures}"
     for session in sessions:
         assert session.charts >= 2 and not session.exceptions and not session.errors, session
+        assert session.start_buttons_left == 0, session
         assert not session.page_errors, session
     # Every session found its view cold: those that train for longer than the page's threshold
     # showed their start button, and the room pressed it; the others started at once.
