@@ -99,16 +99,22 @@ def _whole(value, name: str) -> int:
     return int(value)
 
 
+def _gib(log2_bytes: int) -> str:
+    """`2^log2_bytes` bytes in GiB for a message, never computing the power for a huge exponent
+    (a hostile `d = 10^30` must not build a 10^30-bit integer)."""
+    return f"{2.0 ** (log2_bytes - 30):,.1f} GiB" if log2_bytes < 100 else f"2^{log2_bytes - 30} GiB"
+
+
 def _check_cube_d(d, most: int = MAX_D, route: str = "") -> int:
     d = _whole(d, "d")
     if d < 1:
         raise ValueError(f"d must be at least 1, got {d}.")
     if d > most:
         if most == MAX_D:
-            raise ValueError(f"d = {d} gives 2^{d} eigenvalues ({2 ** d * 8 / 2 ** 30:,.1f} GiB "
-                             f"as float64, and as many kernel evaluations); choose d <= {MAX_D}.")
+            raise ValueError(f"d = {d} gives 2^{d} eigenvalues ({_gib(d + 3)} as float64, "
+                             f"and as many kernel evaluations); choose d <= {MAX_D}.")
         raise ValueError(f"d = {d} is too large for {route}: it diagonalises a 2^{d} x 2^{d} "
-                         f"matrix ({2 ** d:,} x {2 ** d:,}, {4 ** d * 8 / 2 ** 30:,.1f} GiB); "
+                         f"matrix ({_gib(2 * d + 3)}); "
                          "choose "
                          f"d <= {most}, or use hypercube_eigenvalues where Walsh monomials are "
                          "eigenfunctions (no pooling after a weight-shared conv).")
@@ -696,6 +702,26 @@ def _check_dot_product(arch: tuple) -> None:
                          "stacks.")
 
 
+SPHERE_WORK_MAX = 2 * 10**9
+"""Most multiply-adds `sphere_eigenvalues` may take, `nodes (k_max + 1)` for the Gegenbauer
+recurrence (about 10 s of NumPy here); beyond it a request is refused before any work."""
+
+
+def _refuse_large_sphere(d: int, k_max: int, nodes: int) -> None:
+    """`ValueError` before any allocation when the quadrature's points (`nodes x d` float64, three
+    copies: the points, the kernel's inputs, its layers' covariances) exceed the memory budget
+    (`engine.guard.memory_budget`) or the recurrence exceeds `SPHERE_WORK_MAX`."""
+    from engine import guard
+
+    nbytes, work = 3 * 8 * nodes * d, nodes * (k_max + 1)
+    if nbytes > guard.memory_budget() or work > SPHERE_WORK_MAX:
+        raise ValueError(f"d = {d} and k_max = {k_max} need {nodes:,} quadrature points in R^{d} "
+                         f"({nbytes / 2**30:,.1f} GiB) and {work:.1e} steps of the recurrence; the "
+                         f"limits are {guard.memory_budget() / 2**30:.1f} GiB "
+                         f"({guard.MEMORY_BUDGET_ENV} sets it) and {SPHERE_WORK_MAX:.0e} steps: "
+                         "choose a smaller d or k_max (the page allows d <= 12, k_max <= 400).")
+
+
 def sphere_eigenvalues(layers, d: int, k_max: int, kernel: str = "ntk", *,
                        nodes: Optional[int] = None) -> np.ndarray:
     """Funk–Hecke eigenvalues `mu[k]`, `k = 0 .. k_max`, of a dot-product kernel on the sphere of
@@ -753,6 +779,7 @@ def sphere_eigenvalues(layers, d: int, k_max: int, kernel: str = "ntk", *,
     nodes = _whole(nodes, "nodes")
     if nodes < 1:
         raise ValueError(f"nodes must be a positive number of quadrature points, got {nodes}.")
+    _refuse_large_sphere(d, k_max, nodes)
     theta, weight = _angle_rule(-(-nodes // _PANEL_POINTS))
 
     x2 = np.zeros((len(theta), d))

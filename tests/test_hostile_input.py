@@ -1,11 +1,15 @@
 """Bad input, systematically (hypothesis): every page view's spec, with random and hostile values
 in any of its fields, is either refused with a `ValueError` that says what to change or accepted
 as a valid spec whose estimated time and memory are within their budgets; never another exception,
-and no work starts (only the validation and the estimates run)."""
+and no work starts (only the validation and the estimates run). The engine's contract functions
+(`nngp_ntk`, `hypercube_eigenvalues`, `sphere_eigenvalues`) likewise, with hostile architectures,
+dimensions, degrees and inputs: a `ValueError` with a sentence, or a finite float64 result of the
+promised shape; a request too large for memory is refused before anything is allocated."""
 
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,3 +94,66 @@ def test_a_bad_time_budget_setting_is_refused_with_a_sentence(monkeypatch, raw):
     monkeypatch.setenv(guard.TIME_BUDGET_ENV, raw)
     with pytest.raises(ValueError, match="positive number of seconds"):
         guard.time_budget(900)
+
+
+# --- The engine's contract functions (ENGINE_CONTRACT.md) ----------------------------------------
+
+from engine.kernels import nngp_ntk  # noqa: E402
+from engine.spectra import hypercube_eigenvalues, sphere_eigenvalues  # noqa: E402
+
+MLP = [{"layer": "dense"}, {"layer": "relu"}, {"layer": "dense"}]
+LAYER = st.one_of(
+    st.fixed_dictionaries({"layer": st.sampled_from(["dense", "relu", "erf", "conv", "local",
+                                                     "flatten", "gelu", "attention", ""])},
+                          optional={"w_std": HOSTILE, "b_std": HOSTILE, "filter_size": HOSTILE,
+                                    "stride": HOSTILE, "padding": HOSTILE, "bogus": HOSTILE}),
+    HOSTILE)
+LAYERS = st.one_of(st.just(MLP), st.lists(LAYER, max_size=5), HOSTILE)
+SMALL_WHOLE = st.one_of(st.integers(-3, 9), HOSTILE)
+
+
+def _refused_or_valid(call, shape):
+    """A `ValueError` with a sentence, or a finite float64 array of `shape`; nothing else."""
+    try:
+        result = call()
+    except ValueError as error:
+        assert 10 <= len(str(error)) <= 1000, str(error)  # a sentence, not a dump
+        return
+    assert result.dtype == "float64" and result.shape == shape(result)
+    assert np.isfinite(result).all()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layers=LAYERS, d=SMALL_WHOLE, kernel=st.one_of(st.sampled_from(["ntk", "nngp"]), HOSTILE))
+def test_hostile_hypercube_eigenvalues(layers, d, kernel):
+    _refused_or_valid(lambda: hypercube_eigenvalues(layers, d, kernel=kernel),
+                      lambda _: (2 ** d,))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layers=LAYERS, d=SMALL_WHOLE, k_max=st.one_of(st.integers(-3, 40), HOSTILE),
+       kernel=st.one_of(st.sampled_from(["ntk", "nngp"]), HOSTILE))
+def test_hostile_sphere_eigenvalues(layers, d, k_max, kernel):
+    _refused_or_valid(lambda: sphere_eigenvalues(layers, d, k_max, kernel=kernel),
+                      lambda _: (k_max + 1,))
+
+
+X = st.one_of(
+    st.tuples(st.integers(1, 4), st.integers(1, 5)).flatmap(
+        lambda shape: st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                               min_size=shape[0] * shape[1], max_size=shape[0] * shape[1])
+        .map(lambda v: np.array(v, dtype=np.float64).reshape(shape))),
+    st.sampled_from([np.zeros(4), np.zeros((0, 3)), np.zeros((2, 3, 1)), np.zeros((10**7, 0)),
+                     np.full((2, 3), 1e300), np.array([["a", "b"]]), np.zeros((3_000_000, 1))]),
+    HOSTILE)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layers=LAYERS, x=X)
+def test_hostile_nngp_ntk(layers, x):
+    def both():
+        nngp, ntk = nngp_ntk(layers, x)
+        assert nngp.shape == ntk.shape
+        return np.stack([nngp, ntk])
+
+    _refused_or_valid(both, lambda r: (2, len(x), len(x)))
