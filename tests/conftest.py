@@ -23,6 +23,13 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A result cache of the test's own (`IBL_CACHE_DIR`), empty."""
+    monkeypatch.setenv("IBL_CACHE_DIR", str(tmp_path / "c"))
+    return tmp_path / "c"
+
+
+@pytest.fixture
 def key():
     """A fixed PRNG key; split it for independent draws."""
     return jax.random.PRNGKey(0)

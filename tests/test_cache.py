@@ -14,12 +14,6 @@ import pytest
 from engine import cache
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "c"))
-    return tmp_path / "c"
-
-
 @dataclasses.dataclass(frozen=True)
 class Spec:
     n: int = 3

@@ -239,12 +239,6 @@ def test_a_bad_cap_on_computations_is_refused_with_a_sentence(monkeypatch, raw):
         guard.max_computations()
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "c"))
-    return tmp_path / "c"
-
-
 @dataclasses.dataclass(frozen=True)
 class Spec:
     n: int = 0
