@@ -14,13 +14,15 @@ run: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q tests
 
-# Kernels against neural-tangents, hypercube and sphere spectra, and page load times in Chromium.
+# Kernels against neural-tangents, hypercube and sphere spectra, page load times in Chromium, and
+# what each page's default view shows of its paper (bench/papers.py, about 20 minutes on 2 cores).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/kernels.py
 	$(BIN)/python bench/spectra.py
 	$(BIN)/python bench/theory.py
 	$(BIN)/python bench/training.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/papers.py
 
 # neural-tangents lives in its own venv (it pins an old jax); the tool rewrites tests/data/.
 reference:

@@ -36,7 +36,7 @@ PAPERS = (
         "venue": "NeurIPS 2023",
         "arxiv": "2305.08404",
         "shows": "Deep CNNs that combine multichanneling and downsampling are universal at depth "
-                 "O(log d) and learn sparse, long-range functions from Õ(log² d) samples, where "
+                 "O(log d) and, on a separation task, learn from Õ(log² d) samples, where "
                  "locally connected networks need Ω(d) and fully connected ones Ω(d²).",
         "page": "Universality",
         "bibtex": "wang2023inductive",
@@ -105,9 +105,11 @@ PLANNED_PAGES = (
         "page": "Universality",
         "papers": "Wang & Wu 2023",
         "lets_you": "Vary the input dimension d and compare how many samples a tree CNN, an LCN and "
-                    "an FCN need to fit a sparse long-range target, on log-log axes with fitted "
-                    "slopes; watch a depth-L CNN's approximation error drop once its receptive "
-                    "field covers the input.",
+                    "an FCN need to fit Wang & Wu's separation task (CNN < LCN < FCN, the FCN's "
+                    "slope near 2), or a sparse long-range target where plain training does not "
+                    "show the theorem, on log-log axes with fitted slopes and parameter counts; "
+                    "watch a depth-L CNN's approximation error drop once its receptive field "
+                    "covers the input.",
     },
     {
         "page": "Eigenstructure",
@@ -122,15 +124,16 @@ PLANNED_PAGES = (
         "papers": "Safran & Lee 2022",
         "lets_you": "Train small networks on a ball indicator with radial inputs and compare a "
                     "frozen random sigmoid layer plus a trained unit against a one-hidden-layer "
-                    "network: test error against d, width and steps, and the learned function "
-                    "against ||x||.",
+                    "network: training and test error against d and width, and the learned "
+                    "function against ||x||.",
     },
     {
         "page": "Learning curves",
         "papers": "Mori & Ueda 2022; eigenlearning theory",
         "lets_you": "Plot test error against the number of samples for depths 1..L on k-local and "
-                    "k-global labels, finite networks beside their NTK, with the learning curve "
-                    "predicted from the kernel's spectrum overlaid.",
+                    "k-global labels, finite networks beside their NTK (depth helps the first and "
+                    "hurts the second), with the learning curve predicted from the kernel's "
+                    "spectrum overlaid.",
     },
 )
 

@@ -77,10 +77,8 @@ def charts(view, index: int, metric: str, file_name: str) -> None:
              "0/1 labels, full batch, NTK parameterisation; test error at the best validation "
              "checkpoint on 2,048 fresh points. Classification error thresholds the output at "
              "1/2. Bars span the seeds; the learned function is drawn for seed 0 along random "
-             "directions. Read B's decline with care: it trains d × width + ... parameters "
-             "(hover a point for the count) where A trains one neuron's, and its training error "
-             "stays well below its test error, so much of the gap at these sample sizes is "
-             "generalisation, not only optimisation. A needs about d²/2 random features.",
+             "directions. Dotted lines: training MSE. " + sep.MEASURED + " A needs about d²/2 "
+             "random features.",
         paper=SAFRAN_LEE)
     left, right = st.columns(2)
     with left:
@@ -108,7 +106,7 @@ def dimension_page(controls: ui.UrlControls) -> None:
     spec = sep.DimensionSpec(d_min=d_min, d_max=d_max, width=width, features=features, **common)
     shown = controls.select_slider("show_d", "Learned function and curves at d",
                                    list(spec.dims), default=spec.dims[-1])
-    metric = controls.radio("metric", "Error", figs.METRICS, default="error")
+    metric = controls.radio("metric", "Error", figs.METRICS, default="mse")
     controls.finish()
     view = ui.compute(sep.dimension_sweep, spec, label="Training models A and B")
     charts(view, list(view.dims).index(shown), metric, "separation_dimension")
@@ -131,7 +129,7 @@ def width_page(controls: ui.UrlControls) -> None:
     spec = sep.WidthSpec(d=d, widths=widths, **common)
     shown = controls.select_slider("show_w", "Learned function and curves at width",
                                    list(widths), default=widths[-1])
-    metric = controls.radio("metric", "Error", figs.METRICS, default="error")
+    metric = controls.radio("metric", "Error", figs.METRICS, default="mse")
     controls.finish()
     view = ui.compute(sep.width_sweep, spec, label="Training models A and B at every width")
     charts(view, list(view.widths).index(shown), metric, "separation_width")

@@ -65,7 +65,8 @@ from engine.specs import (
 Params = tuple  # one entry per layer: (W, b) for dense/conv/local, () otherwise
 Width = Union[int, Sequence[int]]
 
-__all__ = ["apply", "empirical_ntk", "hidden_weight_layers", "init", "sample_outputs"]
+__all__ = ["apply", "empirical_ntk", "hidden_weight_layers", "init", "parameter_count",
+           "sample_outputs"]
 
 
 # --- Architecture bookkeeping ------------------------------------------------------------------
@@ -156,6 +157,20 @@ def _param_shapes(arch: tuple, d: int, widths: tuple) -> list:
                 channels *= lengths[i - 1]
             shapes.append(None)
     return shapes
+
+
+def parameter_count(layers: Iterable[Any], d: int, *, width: Width = 512) -> int:
+    """Number of trained scalars (weights and biases) of the network `init` draws: a `dense` layer
+    has `C_in C_out + C_out`, a `conv` layer `f C_in C_out + C_out` (shared over positions), a
+    `local` layer `P_out (f C_in C_out + C_out)` (one filter per position).
+
+    >>> import engine
+    >>> parameter_count(engine.mlp(1), 4, width=8)  # 4*8 + 8 + 8*1 + 1
+    49
+    """
+    arch, _ = _parse(layers, d)
+    shapes = _param_shapes(arch, int(d), _resolve_widths(arch, width))
+    return sum(math.prod(shape) for pair in shapes if pair for shape in pair)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 4))

@@ -56,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine import kernels
+from engine.guard import shown
 from engine.kernels import FULL, kernel_plan, nngp_ntk
 from engine.specs import Conv, GlobalAvgPool, is_spatial, parse_layers, signal_lengths
 
@@ -87,7 +88,7 @@ Progress = Optional[Callable[[int, int], None]]
 def _check_kernel(kernel) -> int:
     """Index of `kernel` in a `KernelPair` (`nngp` 0, `ntk` 1)."""
     if kernel not in KERNELS:
-        raise ValueError(f"kernel must be 'ntk' or 'nngp', got {kernel!r}.")
+        raise ValueError(f"kernel must be 'ntk' or 'nngp', got {shown(kernel)}.")
     return 0 if kernel == "nngp" else 1
 
 
@@ -95,7 +96,7 @@ def _whole(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+        raise ValueError(f"{name} must be a whole number, got {shown(value)}.")
     return int(value)
 
 
@@ -110,6 +111,9 @@ def _check_cube_d(d, most: int = MAX_D, route: str = "") -> int:
     if d < 1:
         raise ValueError(f"d must be at least 1, got {d}.")
     if d > most:
+        if d.bit_length() > 40:  # a hostile d (10^302 from a float): its digits are no sentence
+            raise ValueError(f"d = 2^{d.bit_length() - 1} or more is far too large: the hypercube "
+                             f"{{-1, 1}}^d has 2^d points; choose d <= {most}.")
         if most == MAX_D:
             raise ValueError(f"d = {d} gives 2^{d} eigenvalues ({_gib(d + 3)} as float64, "
                              f"and as many kernel evaluations); choose d <= {MAX_D}.")

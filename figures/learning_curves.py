@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.experiments.kernel_theory import half_learned
 from figures.style import LOG_AXIS, LOG_AXIS_FINE, PALETTE, band, base_layout
 
 LABEL_NAMES = {"k_local": "k-local", "k_global": "k-global"}
@@ -61,17 +62,17 @@ def locality_curves_figure(view) -> go.Figure:
     return fig
 
 
-def locality_depth_figure(view) -> go.Figure:
-    """The test MSE at the largest n against depth: for each label, the trained network (solid)
-    and its kernel (dashed). Mori & Ueda: the networks' lines slope in opposite directions, the
-    kernel's do not follow."""
+def locality_depth_figure(view, index: int = -1) -> go.Figure:
+    """The test MSE at `n = view.sizes[index]` (the largest by default) against depth: for each
+    label, the trained network (solid) and its kernel (dashed). Mori & Ueda: the networks' lines
+    slope in opposite directions, the kernel's do not follow."""
     kernel = KERNEL_NAMES[view.spec.kernel]
-    n = int(view.sizes[-1])
+    n = int(view.sizes[index])
     fig = go.Figure()
     for r, label in enumerate(view.labels):
         for errors, what, dash in ((view.net_test_mse, "network", "solid"),
                                    (view.kernel_test_mse, kernel, "dash")):
-            mid, lo, hi = band(errors[r, :, :, -1], axis=-1)
+            mid, lo, hi = band(errors[r, :, :, index], axis=-1)
             fig.add_trace(go.Scatter(
                 x=view.depths, y=mid, mode="lines+markers", name=f"{LABEL_NAMES[label]}, {what}",
                 line=dict(color=PALETTE[r], dash=dash), error_y=_error_bars(mid, lo, hi),
@@ -190,6 +191,7 @@ def modes_table(view) -> pd.DataFrame:
         "eigenvalue λ": view.mode_eigenvalue,
         "monomials": view.mode_count.astype(int),
         "share of target variance": view.mode_power,
+        "half learned at n (theory)": half_learned(view),
     })
 
 

@@ -14,7 +14,7 @@ NAMES = {"A": "A: frozen sigmoid layer → sigmoid unit", "A_full": "A, all trai
          "B_sigmoid": "B: one sigmoid layer", "B_relu": "B: one ReLU layer"}
 SHORT = {"A": "A", "A_full": "A (all trained)", "B_sigmoid": "B sigmoid", "B_relu": "B ReLU"}
 DASH = {"A": "solid", "A_full": "dot", "B_sigmoid": "solid", "B_relu": "dash"}
-METRICS = {"error": "test classification error", "mse": "test MSE"}
+METRICS = {"mse": "test and training MSE", "error": "test classification error"}
 
 
 def swept(view) -> tuple[np.ndarray, str, str]:
@@ -35,25 +35,34 @@ def baseline(view, metric: str) -> float:
 
 
 def error_figure(view, metric: str) -> go.Figure:
-    """Test error against d (or width), one line per model, bars over seeds, log axes; the best
-    constant predictor as a horizontal line."""
+    """Error against d (or width), one colour per model, bars over seeds, log axes; the best
+    constant predictor as a horizontal line. With `metric="mse"` each model's training MSE
+    (dotted) is drawn beside its test MSE (solid): a model whose training error is as high as its
+    test error fails to fit (optimisation or approximation); one whose training error is far
+    below its test error overfits (generalisation)."""
     x, title, name = swept(view)
-    errors = _metric(view, metric)
+    sets = [("test", "solid", _metric(view, metric))]
+    if metric == "mse":
+        sets.append(("training", "dot", view.train_mse))
     fig = go.Figure()
     for m, model in enumerate(view.models):
-        mid, lo, hi = band(errors[m], axis=-1)
-        fig.add_trace(go.Scatter(
-            x=x, y=mid, mode="lines+markers", name=NAMES[model],
-            line=dict(color=PALETTE[m], dash=DASH[model]),
-            error_y=dict(type="data", symmetric=False, array=hi - mid, arrayminus=mid - lo),
-            customdata=view.parameters[m],
-            hovertemplate=(f"{NAMES[model]}<br>{name} = %{{x}}<br>{METRICS[metric]} %{{y:.3g}}"
-                           "<br>%{customdata:,} trained parameters<extra></extra>")))
+        for kind, dash, errors in sets:
+            mid, lo, hi = band(errors[m], axis=-1)
+            what = METRICS[metric] if metric == "error" else f"{kind} MSE"
+            fig.add_trace(go.Scatter(
+                x=x, y=mid, mode="lines+markers", legendgroup=model,
+                name=NAMES[model] if len(sets) == 1 else f"{SHORT[model]}, {kind}",
+                line=dict(color=PALETTE[m], dash=dash),
+                error_y=dict(type="data", symmetric=False, array=hi - mid, arrayminus=mid - lo),
+                customdata=view.parameters[m],
+                hovertemplate=(f"{NAMES[model]}<br>{name} = %{{x}}<br>{what} %{{y:.3g}}"
+                               "<br>%{customdata:,} trained parameters<extra></extra>")))
     fig.add_hline(y=baseline(view, metric), line=dict(color="grey", dash="dot"),
                   annotation_text="best constant predictor", annotation_position="bottom right")
     what = "d" if name == "d" else f"width at d = {view.spec.d}"
     fig.update_layout(**base_layout(title=f"Learning the ball indicator: {METRICS[metric]} "
-                                          f"against {what}", legend_title="model"))
+                                          f"against {what}",
+                                    legend_title="model" if len(sets) == 1 else "model, set"))
     fig.update_xaxes(title=title, type="log", tickvals=x)
     fig.update_yaxes(title=METRICS[metric], **LOG_AXIS_FINE)
     return fig

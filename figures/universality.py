@@ -60,6 +60,34 @@ def samples_needed_figure(view) -> go.Figure:
     return fig
 
 
+def ordering(view) -> str:
+    """One sentence on what the view shows: whether the median samples needed are strictly
+    ordered CNN < LCN < FCN at each d (only the last may never reach the target: it then needs
+    more than `n_max`; two that never reach it are not ordered), and the fitted slopes."""
+    median = band(view.samples_needed)[0]
+    need = np.where(np.isfinite(median), median, np.inf)
+    names = [NAMES[a] for a in view.archs]
+    held, broken = [], []
+    for i, d in enumerate(view.dims):
+        ordered = np.isfinite(need[:-1, i]).all() and np.all(np.diff(need[:, i]) > 0)
+        (held if ordered else broken).append(f"d = {int(d)}")
+    slopes = ", ".join(f"{names[a]} {s:.2f}" for a, s in enumerate(view.slope) if np.isfinite(s))
+    if not broken:
+        where = "at every d shown"
+    elif not held:
+        where = "at no d shown"
+    else:
+        where = f"at {', '.join(held)} but not at {', '.join(broken)}"
+    return (f"Median samples needed ordered {' < '.join(names)} {where}. Fitted slopes of log n* "
+            f"against log d: {slopes or 'too few points'} (theory: log² d, d, d²).")
+
+
+def parameter_table(view) -> pd.DataFrame:
+    """Trained parameters of each network at each d."""
+    return pd.DataFrame({"d": view.dims.astype(int),
+                         **{NAMES[arch]: view.parameters[a] for a, arch in enumerate(view.archs)}})
+
+
 def unreached(view) -> list[str]:
     """'FCN at d = 32' for every (architecture, d) whose median run never reached the target."""
     median = band(view.samples_needed)[0]
@@ -73,7 +101,8 @@ def sample_table(view) -> pd.DataFrame:
         for i, d in enumerate(view.dims):
             for s in range(view.test_error.shape[2]):
                 for j, n in enumerate(view.sizes):
-                    rows.append({"network": NAMES[arch], "d": int(d), "seed": s, "n": int(n),
+                    rows.append({"network": NAMES[arch], "d": int(d),
+                                 "parameters": int(view.parameters[a, i]), "seed": s, "n": int(n),
                                  "test_error": view.test_error[a, i, s, j],
                                  "train_error": view.train_error[a, i, s, j],
                                  "diverged": bool(view.diverged[a, i, s, j]),

@@ -22,6 +22,7 @@ and the train error with noise is made of them. Only the large-ridge case is tes
 """
 
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -196,3 +197,30 @@ def test_expected_distinct_matches_sampling():
     draws, _ = regression.hypercube_training_draws(6, 200, seeds=400, seed=0)
     counts = [np.mean([len(np.unique(row[:n])) for row in draws]) for n in (10, 64, 200)]
     np.testing.assert_allclose(counts, regression.expected_distinct([10, 64, 200], 6), rtol=0.02)
+
+
+def test_half_learned_solves_learnability_one_half():
+    """`half_learned` against the theory solved again at its answer: eigenlearning at the returned
+    n gives each default mode a learnability of 1/2 (to the interpolation's accuracy on 60 sizes),
+    i.e. kappa(n) equals the mode's eigenvalue. The local mode is half learned about 14 times
+    sooner, although its eigenvalue is 34 times larger."""
+    view = kt.theory(kt.DEFAULT_THEORY)
+    half = kt.half_learned(view)
+    assert np.all(np.isfinite(half)) and half[0] < half[1]
+    again = eigenlearning.predict(view.level_eigenvalue, half,
+                                  multiplicity=view.level_multiplicity)
+    np.testing.assert_allclose(again.kappa, view.mode_eigenvalue, rtol=0.05)
+    assert 12 < half[1] / half[0] < 16
+    assert view.mode_eigenvalue[0] / view.mode_eigenvalue[1] > 30
+
+
+def test_half_learned_on_a_closed_form_and_at_the_ends():
+    """Learnability n / (n + c) (kappa = c / n, one eigenvalue 1) reaches 1/2 at n = c; a mode
+    already above 1/2 at the first size reports that size, one never reaching it NaN."""
+    sizes = np.geomspace(1, 1e4, 400)
+    curves = np.stack([sizes / (sizes + 50.0), np.full_like(sizes, 0.9),
+                       np.full_like(sizes, 0.1)], axis=1)
+    view = types.SimpleNamespace(sizes_theory=sizes, mode_learnability=curves)
+    half = kt.half_learned(view)
+    assert half[0] == pytest.approx(50.0, rel=1e-3)
+    assert half[1] == 1.0 and np.isnan(half[2])

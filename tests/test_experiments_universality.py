@@ -31,15 +31,76 @@ def test_fitted_exponent_recovers_a_power_law():
 
 
 @pytest.mark.parametrize("d", [8, 16, 32])
-def test_networks_have_multichannel_trees(d):
-    for arch in ("cnn", "lcn"):
+def test_trees_have_constant_channels_and_every_layer_a_bias(d):
+    for arch, kind in (("cnn", "conv"), ("lcn", "local")):
         layers, widths = uni.network(arch, d, channels=8, width=64)
         convs = [l for l in layers if l["layer"] in ("conv", "local")]
+        assert {l["layer"] for l in convs} == {kind}
         assert len(convs) == int(math.log2(d)) == len(widths)
         assert all(c["filter_size"] == c["stride"] == 2 for c in convs)
-        assert widths == tuple(min(8 * 2 ** k, uni.CHANNEL_CAP) for k in range(len(widths)))
+        assert widths == (8,) * len(widths)
+        assert all(l["b_std"] == uni.BIAS_STD for l in layers if "b_std" in l)
     layers, widths = uni.network("fcn", d, channels=8, width=64)
     assert widths == (64,) * uni.FCN_DEPTH
+    assert [l["b_std"] for l in layers if l["layer"] == "dense"] == [uni.BIAS_STD] * 3
+
+
+def test_parameter_counts_by_hand():
+    """Tree on d = 8 with C = 8 channels: three layers of filter 2. The CNN shares each layer's
+    filter: (2*1*8 + 8) + 2 * (2*8*8 + 8) + (8 + 1); the LCN has one per position (4, 2, 1 of
+    them); the FCN is 8 -> 64 -> 64 -> 1 with biases."""
+    spec = uni.SampleComplexitySpec(d_min=8, d_max=16, channels=8, width=64)
+    counts = uni.parameter_counts(spec)
+    cnn8 = (2 * 8 + 8) + 2 * (2 * 8 * 8 + 8) + 9
+    lcn8 = 4 * (2 * 8 + 8) + 2 * (2 * 8 * 8 + 8) + 1 * (2 * 8 * 8 + 8) + 9
+    fcn8 = (8 * 64 + 64) + (64 * 64 + 64) + 65
+    assert counts[:, 0].tolist() == [cnn8, lcn8, fcn8]
+    # One more level at d = 16: the CNN gains one shared layer, the LCN 8 + 4 + 2 + 1 positions.
+    assert counts[0, 1] == cnn8 + (2 * 8 * 8 + 8)
+    assert counts[1, 1] == 8 * (2 * 8 + 8) + (4 + 2 + 1) * (2 * 8 * 8 + 8) + 9
+    assert counts[2, 1] == fcn8 + 8 * 64
+
+
+def _view(needed: np.ndarray, dims=(8, 16, 32)) -> uni.SampleComplexityView:
+    """A view with given samples needed `[arch, d]` (one seed), for the figures' sentences."""
+    spec = uni.SampleComplexitySpec(d_min=dims[0], d_max=dims[-1])
+    needed = np.asarray(needed, dtype=float)[..., None]
+    slope = np.array([uni.fitted_exponent(np.array(dims), needed[a]) for a in range(3)])
+    shape = (3, len(dims), 1, 1)
+    return uni.SampleComplexityView(
+        spec=spec, archs=tuple(uni.ARCHITECTURES), dims=np.array(dims), sizes=np.array([16]),
+        test_error=np.zeros(shape), train_error=np.zeros(shape),
+        diverged=np.zeros(shape, dtype=bool), samples_needed=needed, slope=slope,
+        parameters=uni.parameter_counts(spec))
+
+
+def test_ordering_sentence_says_where_the_separation_holds_and_where_not():
+    held = figs.ordering(_view([[30, 50, 90], [35, 100, 250], [60, 220, np.nan]]))
+    assert "ordered CNN < LCN < FCN at every d shown" in held  # FCN never reached at d = 32
+    assert "FCN 1.87" in held  # log2(220 / 60), from the two points reached
+    broken = figs.ordering(_view([[40, 50, 90], [35, 100, 250], [60, 220, 1000]]))
+    assert "at d = 16, d = 32 but not at d = 8" in broken
+    none = figs.ordering(_view([[90, 200, 400], [50, 100, 200], [30, 60, 120]]))
+    assert "at no d shown" in none
+    # Neither the LCN nor the FCN reached the target at d = 32: not an ordering.
+    unknown = figs.ordering(_view([[30, 50, 90], [35, 100, np.nan], [60, 220, np.nan]]))
+    assert "at d = 8, d = 16 but not at d = 32" in unknown
+
+
+def test_parameter_table_lists_each_network_at_each_d():
+    view = _view([[30, 50, 90], [35, 100, 250], [60, 220, 900]])
+    table = figs.parameter_table(view)
+    assert table.columns.tolist() == ["d", "CNN", "LCN", "FCN"]
+    assert table["d"].tolist() == [8, 16, 32]
+    assert (table["CNN"] < table["LCN"]).all() and (table["LCN"] < table["FCN"]).all()
+
+
+def test_presets_name_no_figure_they_do_not_reproduce():
+    """The sparse target is kept as a preset whose name says it is not reproduced; the default is
+    the quadratic separation task."""
+    assert uni.DEFAULT_SAMPLES.target == "quadratic"
+    sparse = [name for name, spec in uni.SAMPLE_PRESETS.items() if spec.target == "sparse_product"]
+    assert sparse and all("not reproduced" in name and "Fig." not in name for name in sparse)
 
 
 @pytest.mark.parametrize("change,message", [

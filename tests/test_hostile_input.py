@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine import guard
@@ -125,6 +125,11 @@ def _refused_or_valid(call, shape):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layers=LAYERS, d=SMALL_WHOLE, kernel=st.one_of(st.sampled_from(["ntk", "nngp"]), HOSTILE))
+# Found by this test: a d of 10^302 (a float) was refused with its 303 digits, twice, and the
+# digits of 2^d / 2^30 (a 1,003-character "sentence"); a kernel name of thousands of characters
+# was repeated whole.
+@example(layers=[{"layer": "dense"}, {"layer": "relu"}, {"layer": "dense"}], d=1e302, kernel=None)
+@example(layers=[{"layer": "dense"}, {"layer": "relu"}, {"layer": "dense"}], d=3, kernel="x" * 5000)
 def test_hostile_hypercube_eigenvalues(layers, d, kernel):
     _refused_or_valid(lambda: hypercube_eigenvalues(layers, d, kernel=kernel),
                       lambda _: (2 ** d,))

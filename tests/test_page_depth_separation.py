@@ -29,7 +29,11 @@ def test_small_dimension_view():
     error, profile, curves = assert_ok(at, 3)
     assert error["layout"]["yaxis"]["type"] == "log"
     assert error["layout"]["xaxis"]["title"]["text"] == "input dimension d"
-    assert [list(values(t["x"])) for t in error["data"]] == [[4, 8]] * 4
+    # The default metric is the MSE: each of the 4 models has a test line and a training line.
+    assert [list(values(t["x"])) for t in error["data"]] == [[4, 8]] * 8
+    names = [t["name"] for t in error["data"]]
+    assert sum(n.endswith(", test") for n in names) == sum(n.endswith(", training") for n in names)
+    assert sum(n.endswith(", training") for n in names) == 4
     assert curves["layout"]["yaxis"]["type"] == "log"
     # The target step is drawn and the learned functions lie in the sigmoid's range for model A.
     target = next(t for t in profile["data"] if t["name"].startswith("target"))
@@ -42,18 +46,19 @@ def test_small_dimension_view():
 
 def test_metric_and_shown_d_update_the_charts_and_url():
     at = run(**SMALL)
-    at.radio(key="sep.metric").set_value("mse").run()
+    at.radio(key="sep.metric").set_value("error").run()
     at.select_slider(key="sep.show_d").set_value(4).run()
     error, profile, _ = assert_ok(at, 3)
-    assert error["layout"]["yaxis"]["title"]["text"] == "test MSE"
+    assert error["layout"]["yaxis"]["title"]["text"] == "test classification error"
+    assert len(error["data"]) == 4  # no training line: training accuracy is not recorded
     assert "d = 4" in profile["layout"]["title"]["text"]
-    assert url(at)["metric"] == "mse" and url(at)["show_d"] == "4"
+    assert url(at)["metric"] == "error" and url(at)["show_d"] == "4"
 
 
 def test_small_width_view():
     at = run(**SMALL_WIDTH)
     error, _, _ = assert_ok(at, 3)
-    assert [list(values(t["x"])) for t in error["data"]] == [[4, 16]] * 4
+    assert [list(values(t["x"])) for t in error["data"]] == [[4, 16]] * 8
     assert "width" in error["layout"]["xaxis"]["title"]["text"]
     assert url(at)["view"] == "width" and url(at)["show_w"] == "16"
 

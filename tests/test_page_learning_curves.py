@@ -34,6 +34,30 @@ def test_small_locality_view():
     assert len(at.get("download_button")) == 1
 
 
+def test_depth_chart_at_a_chosen_n():
+    """The depth chart is drawn at the n chosen under "Depth chart at n" (the largest by default):
+    its title says which, its points are the view's errors at that n, and the URL keeps it."""
+    at = run(**SMALL)
+    depth, _ = assert_ok(at, 2)
+    assert "n = 256" in depth["layout"]["title"]["text"]
+    at.select_slider(key="lc.lr_at_n").set_value(64).run()
+    depth, _ = assert_ok(at, 2)
+    assert "n = 64" in depth["layout"]["title"]["text"]
+    assert url(at)["lr_at_n"] == "64"
+
+
+def test_the_k_global_preset_shows_its_depth_chart_at_its_n():
+    from engine.experiments import depth_locality as loc
+
+    at = run(**SMALL)
+    preset = at.pills(key="lc._preset")
+    assert preset.options == list(loc.PRESETS)
+    preset.set_value(loc.GLOBAL_PRESET_NAME).run()
+    assert not at.exception
+    assert url(at)["k"] == "2" and url(at)["max_depth"] == "4" and url(at)["d"] == "24"
+    assert url(at)["lr_at_n"] == str(loc.PRESET_AT_N[loc.GLOBAL_PRESET_NAME])
+
+
 @pytest.mark.parametrize("extra", [
     {"inputs": "gaussian", "lr_kernel": "nngp", "lr_ridge": "0.1", "lr_opt": "adam"},
     {"d": "10", "k": "10", "max_depth": "1"},

@@ -34,6 +34,10 @@ def test_small_sample_complexity_sweep():
     assert "CNN" in names and "LCN" in names and "FCN" in names
     assert url(at)["d_max"] == "8" and url(at)["view"] == "samples"
     assert len(at.get("download_button")) == 1
+    (table,) = at.dataframe  # trained parameters beside the chart: one row per d
+    assert table.value.columns.tolist() == ["d", "CNN", "LCN", "FCN"]
+    assert table.value["d"].tolist() == [4, 8]
+    assert any("Median samples needed ordered" in m.value for m in at.markdown)
 
 
 def test_changing_the_curve_dimension_updates_the_url():
@@ -118,7 +122,8 @@ def test_sample_presets_set_the_controls_and_wait_for_the_button():
     name = next(option for option in pills.options if "quadratic" in option)
     pills.set_value(name).run()
     assert not at.exception
-    assert url(at)["target"] == "quadratic" and url(at)["d_max"] == "32"
+    assert url(at)["target"] == "quadratic" and url(at)["d_max"] == "64"
+    assert url(at)["channels"] == "8" and url(at)["lr"] == "0.01"
     assert at.pills(key="uni._preset").value is None  # one click: no pill stays selected
     assert [b for b in at.button if b.key == "run.universality.sample_complexity"]
 

@@ -327,6 +327,30 @@ class TheoryView:
     relative_error: np.ndarray
 
 
+def half_learned(view: TheoryView, fraction: float = 0.5) -> np.ndarray:
+    """`(C,)`: for each target mode, the predicted n at which its learnability `L_c(n)` first
+    reaches `fraction`, interpolated linearly in log n between the theory's sizes; NaN when it
+    does not within `view.sizes_theory`.
+
+    Learnability is `lambda_c / (lambda_c + kappa(n))`, so a mode is half learned when the
+    effective ridge `kappa(n)` falls to its eigenvalue: the ratio of two modes' half-learned n is
+    not the ratio of their eigenvalues (`kappa(n)` is not a power law in n)."""
+    n = np.asarray(view.sizes_theory, dtype=np.float64)
+    out = np.full(view.mode_learnability.shape[1], np.nan)
+    for c in range(len(out)):
+        curve = view.mode_learnability[:, c]
+        above = np.flatnonzero(curve >= fraction)
+        if not len(above):
+            continue
+        j = int(above[0])
+        if j == 0:
+            out[c] = n[0]
+            continue
+        t = (fraction - curve[j - 1]) / (curve[j] - curve[j - 1])
+        out[c] = float(np.exp(np.log(n[j - 1]) + t * (np.log(n[j]) - np.log(n[j - 1]))))
+    return out
+
+
 def level_of(spectrum: spectra.HypercubeSpectrum) -> np.ndarray:
     """The level (index into `spectrum.levels`) of every set `S`, shape `(2^d,)`: the level of
     `S`'s frequency and spread whose eigenvalue is nearest `lam[S]` (levels of one frequency and

@@ -554,8 +554,10 @@ DEFAULT_DIMENSION = DimensionSpec()
 DEFAULT_WIDTH = WidthSpec()
 # Presets are named after the paper's result (no figure of this experiment was found: see
 # docs/presets.md); PRESET_NOTES has the gist of each.
+FIT_PRESET_NAME = "Safran & Lee 2022 · 8,192 samples: B fits worse than A at every d (shell)"
 DIMENSION_PRESETS = {
     "Safran & Lee 2022 · ball indicator, norms in a shell around r": DimensionSpec(),
+    FIT_PRESET_NAME: DimensionSpec(n_train=8192, steps=2000),
     "Safran & Lee 2022 · norms concentrated near the edge r": DimensionSpec(law="near_edge"),
     "Safran & Lee 2022 · heavy-tailed radial law": DimensionSpec(law="heavy_tailed"),
     "Control · unbalanced: 20% of inputs inside the ball": DimensionSpec(ratio=0.2),
@@ -567,9 +569,23 @@ WIDTH_PRESETS = {
 _CLAIM = ("gradient descent learns the ball indicator 1{‖x‖ ≤ r} with two sigmoidal layers, the "
           "first random and frozen, while a one-hidden-layer net stays at a constant error on "
           "some radial laws (our reconstruction of the experiment).")
+MEASURED = (
+    "Measured (bench/papers.py and the 8,192-sample preset, median of 2 seeds, MSE; the best "
+    "constant predictor scores 0.25). At the default (1,024 samples) the one-hidden-layer models "
+    "B fit their training sets to 0.04–0.09 at every d while their test MSE climbs from 0.07 at "
+    "d = 4 to 0.20 at d = 32; model A stays at 0.03–0.04 (training) and 0.04–0.06 (test). So the "
+    "decline seen with d is mostly generalisation (B trains d × width parameters, A one neuron's), "
+    "not the optimisation failure the paper proves. With 8,192 samples and 2,000 steps, B's "
+    "training MSE stays at 0.06–0.08 at every d, 2.4 to 4 times A's 0.02: B does fit worse than "
+    "A, but its training error does not grow with d; its test MSE at d = 32 falls to 0.12–0.13.")
+"""What the default view and the fit preset show, for the page's caption."""
 PRESET_NOTES = {
     "Safran & Lee 2022 · ball indicator, norms in a shell around r":
         _CLAIM + " Here: ‖x‖ uniform in r(1 ± 0.25), r = √d, d = 4..32.",
+    FIT_PRESET_NAME:
+        "the shell law with 8 times the samples and twice the steps, so that overfitting "
+        "shrinks: B's training MSE (dotted) stays 2.4 to 4 times A's at every d, but does not "
+        "grow with d.",
     "Safran & Lee 2022 · norms concentrated near the edge r":
         "the same with ‖x‖ log-normal around r: most inputs sit near the edge, the hard case.",
     "Safran & Lee 2022 · heavy-tailed radial law":

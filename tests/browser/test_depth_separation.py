@@ -23,8 +23,9 @@ def test_metric_control_reruns_and_updates_url(app):
     app.open(SMALL, charts=True)
     before = app.plot_signatures()
     group = app.sidebar.get_by_role("radiogroup", name="Error", exact=True)
-    group.get_by_test_id("stRadioOption").filter(has_text=re.compile("test MSE")).click()
-    app.wait_for_query(metric="mse")
+    group.get_by_test_id("stRadioOption").filter(
+        has_text=re.compile("classification error")).click()
+    app.wait_for_query(metric="error")
     app.wait_for_plots_to_change(before)
     app.assert_no_exception()
 
