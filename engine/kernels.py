@@ -389,6 +389,10 @@ def _kernel_block(stages: list, x1, x2, identical):
 # --- Public entry point --------------------------------------------------------------------------
 
 
+INPUT_MAX = 1e100
+"""Largest input entry `nngp_ntk` accepts: products of two entries, summed over d, stay finite."""
+
+
 def _as_inputs(x, name: str) -> np.ndarray:
     try:
         x = np.asarray(x, dtype=np.float64)
@@ -400,6 +404,11 @@ def _as_inputs(x, name: str) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or replace them.")
+    if np.any(np.abs(x) > INPUT_MAX):
+        # The recursion starts from x . x' / d: entries near 1e300 overflow it to inf, then NaN.
+        raise ValueError(f"{name} has entries above {INPUT_MAX:g} in absolute value, whose products "
+                         "overflow float64; rescale the inputs (the kernels of homogeneous "
+                         "networks scale with them).")
     return x
 
 
