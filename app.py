@@ -12,6 +12,7 @@ import logging
 import streamlit as st
 
 import ui
+from ui.papers import PAPERS, SUPPORTING, bibtex
 from engine.backend import backend_summary
 from engine.cache import enable_compilation_cache
 
@@ -26,78 +27,6 @@ PAGES = (
      "icon": ":material/radio_button_checked:"},
     {"page": "Learning curves", "path": "app_pages/learning_curves.py", "url": "learning_curves",
      "icon": ":material/trending_down:"},
-)
-
-PAPERS = (
-    {
-        "short": "Wang & Wu 2023",
-        "authors": "Zihao Wang and Lei Wu",
-        "title": "Theoretical Analysis of Inductive Biases in Deep Convolutional Networks",
-        "venue": "NeurIPS 2023",
-        "arxiv": "2305.08404",
-        "shows": "Deep CNNs that combine multichanneling and downsampling are universal at depth "
-                 "O(log d) and, on a separation task, learn from Õ(log² d) samples, where "
-                 "locally connected networks need Ω(d) and fully connected ones Ω(d²).",
-        "page": "Universality",
-        "bibtex": "wang2023inductive",
-        "booktitle": "Advances in Neural Information Processing Systems (NeurIPS)",
-        "year": 2023,
-    },
-    {
-        "short": "Xiao 2022",
-        "authors": "Lechao Xiao",
-        "title": "Eigenspace Restructuring: a Principle of Space and Frequency in Neural Networks",
-        "venue": "COLT 2022",
-        "arxiv": "2112.05611",
-        "shows": "MLP kernels rank eigenfunctions by frequency alone; hierarchical CNN kernels split "
-                 "each frequency by spatial spread, so local high-frequency and long-range "
-                 "low-frequency interactions both become learnable.",
-        "page": "Eigenstructure",
-        "bibtex": "xiao2022eigenspace",
-        "booktitle": "Conference on Learning Theory (COLT)",
-        "year": 2022,
-    },
-    {
-        "short": "Bietti & Bach 2021",
-        "authors": "Alberto Bietti and Francis Bach",
-        "title": "Deep Equals Shallow for ReLU Networks in Kernel Regimes",
-        "venue": "ICLR 2021",
-        "arxiv": "2009.14397",
-        "shows": "On the sphere, deep ReLU NTK and NNGP kernels have eigenvalues decaying at the same "
-                 "polynomial rate as two-layer ones ($k^{-d}$ and $k^{-(d+2)}$): depth changes "
-                 "only the constant.",
-        "page": "Eigenstructure",
-        "bibtex": "bietti2021deep",
-        "booktitle": "International Conference on Learning Representations (ICLR)",
-        "year": 2021,
-    },
-    {
-        "short": "Safran & Lee 2022",
-        "authors": "Itay Safran and Jason D. Lee",
-        "title": "Optimization-Based Separations for Neural Networks",
-        "venue": "COLT 2022",
-        "arxiv": "2112.02393",
-        "shows": "Gradient descent on a two-hidden-layer sigmoidal network learns a ball indicator "
-                 "efficiently, while one hidden layer of non-linearities stays at a constant error "
-                 "on some radial distributions: a depth separation reached by optimisation.",
-        "page": "Depth separation",
-        "bibtex": "safran2022optimization",
-        "booktitle": "Conference on Learning Theory (COLT)",
-        "year": 2022,
-    },
-    {
-        "short": "Mori & Ueda 2022",
-        "authors": "Takashi Mori and Masahito Ueda",
-        "title": "Interplay between Depth of Neural Networks and Locality of Target Functions",
-        "venue": "arXiv preprint",
-        "arxiv": "2201.12082",
-        "shows": "Depth helps on k-local labels and hurts on k-global ones, and the NTK of the same "
-                 "networks does not reproduce this: feature learning matters.",
-        "page": "Learning curves",
-        "bibtex": "mori2022interplay",
-        "booktitle": None,
-        "year": 2022,
-    },
 )
 
 PLANNED_PAGES = (
@@ -137,42 +66,6 @@ PLANNED_PAGES = (
     },
 )
 
-NEURAL_TANGENTS = {
-    "authors": "Roman Novak, Lechao Xiao, Jiri Hron, Jaehoon Lee, Alexander A. Alemi, "
-               "Jascha Sohl-Dickstein and Samuel S. Schoenholz",
-    "title": "Neural Tangents: Fast and Easy Infinite Neural Networks in Python",
-    "venue": "ICLR 2020",
-    "arxiv": "1912.02803",
-}
-
-
-def _bibtex(paper: dict) -> str:
-    """A BibTeX entry for one of `PAPERS`."""
-    authors = " and ".join(_last_first(name) for name in _split_authors(paper["authors"]))
-    if paper["booktitle"] is None:
-        kind, venue = "article", f"  journal   = {{arXiv preprint arXiv:{paper['arxiv']}}},\n"
-    else:
-        kind, venue = "inproceedings", f"  booktitle = {{{paper['booktitle']}}},\n"
-    return (f"@{kind}{{{paper['bibtex']},\n"
-            f"  title     = {{{paper['title']}}},\n"
-            f"  author    = {{{authors}}},\n"
-            f"{venue}"
-            f"  year      = {{{paper['year']}}},\n"
-            f"  eprint    = {{{paper['arxiv']}}},\n"
-            f"  archivePrefix = {{arXiv}},\n"
-            f"}}")
-
-
-def _split_authors(authors: str) -> list[str]:
-    names = authors.replace(" and ", ", ").split(", ")
-    return [name.strip() for name in names if name.strip()]
-
-
-def _last_first(name: str) -> str:
-    first, _, last = name.rpartition(" ")
-    return f"{last}, {first}" if first else last
-
-
 def _backend_line(summary: dict) -> str:
     kinds = ", ".join(f"{count} × {kind}" for kind, count in summary["device_kinds"].items())
     precision = "float64 on" if summary["x64"] else "float64 off"
@@ -203,7 +96,7 @@ def home() -> None:
                     "to download.")
 
     st.header("The five papers")
-    for paper in PAPERS:
+    for paper in PAPERS.values():
         st.markdown(
             f"**{paper['title']}**  \n"
             f"{paper['authors']} · {paper['venue']} · "
@@ -232,17 +125,8 @@ def home() -> None:
         st.markdown("If the lab helps your work, cite the paper behind the result you use, and "
                     "neural-tangents, the reference implementation our kernels are checked "
                     "against:")
-        entries = [_bibtex(paper) for paper in PAPERS]
-        entries.append(
-            "@inproceedings{novak2020neural,\n"
-            f"  title     = {{{NEURAL_TANGENTS['title']}}},\n"
-            "  author    = {Novak, Roman and Xiao, Lechao and Hron, Jiri and Lee, Jaehoon and "
-            "Alemi, Alexander A. and Sohl-Dickstein, Jascha and Schoenholz, Samuel S.},\n"
-            "  booktitle = {International Conference on Learning Representations (ICLR)},\n"
-            "  year      = {2020},\n"
-            f"  eprint    = {{{NEURAL_TANGENTS['arxiv']}}},\n"
-            "  archivePrefix = {arXiv},\n"
-            "}")
+        entries = [bibtex(paper)
+                   for paper in (*PAPERS.values(), SUPPORTING["neural_tangents"])]
         st.code("\n\n".join(entries), language="bibtex")
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from ui.papers import cite
 from engine.experiments import separation as sep
 from figures import separation as figs
 from figures.export import csv
 
 PAGE = "sep"
-SAFRAN_LEE = ("Itay Safran and Jason D. Lee, *Optimization-Based Separations for Neural Networks*, "
-              "COLT 2022, [arXiv:2112.02393](https://arxiv.org/abs/2112.02393)")
 POWERS = [2, 4, 8, 16, 32, 64, 128]
 SIZES = [256, 512, 1024, 2048, 4096, 8192]
 STEPS = [100, 250, 500, 1000, 2000, 4000]
@@ -79,7 +78,7 @@ def charts(view, index: int, metric: str, file_name: str) -> None:
              "1/2. Bars span the seeds; the learned function is drawn for seed 0 along random "
              "directions. Dotted lines: training MSE. " + sep.MEASURED + " A needs about d²/2 "
              "random features.",
-        paper=SAFRAN_LEE)
+        paper=cite("safran_lee"))
     left, right = st.columns(2)
     with left:
         ui.download("Runs (CSV)", csv(figs.table(view), f"Depth separation, {view.spec}"),
@@ -92,9 +91,8 @@ def charts(view, index: int, metric: str, file_name: str) -> None:
 
 def dimension_page(controls: ui.UrlControls) -> None:
     default = sep.DEFAULT_DIMENSION
-    controls.presets("Presets", {name: _preset(spec, DIMENSION_NAMES)
-                                 for name, spec in sep.DIMENSION_PRESETS.items()},
-                     notes=sep.PRESET_NOTES)
+    controls.presets("Presets", sep.DIMENSION_PRESETS,
+                     lambda preset: _preset(preset.spec, DIMENSION_NAMES))
     common = common_controls(controls, default)
     d_min = controls.select_slider("d_min", "Smallest d", POWERS, default=default.d_min)
     d_max = controls.select_slider("d_max", "Largest d", [p for p in POWERS if p >= d_min],
@@ -114,9 +112,7 @@ def dimension_page(controls: ui.UrlControls) -> None:
 
 def width_page(controls: ui.UrlControls) -> None:
     default = sep.DEFAULT_WIDTH
-    controls.presets("Presets", {name: _width_preset(spec)
-                                 for name, spec in sep.WIDTH_PRESETS.items()},
-                     notes=sep.PRESET_NOTES)
+    controls.presets("Presets", sep.WIDTH_PRESETS, lambda preset: _width_preset(preset.spec))
     common = common_controls(controls, default)
     d = controls.select_slider("w_d", "Input dimension d", POWERS, default=default.d)
     w_min = controls.select_slider("w_min", "Smallest width", WIDTHS, default=min(default.widths))

@@ -8,16 +8,13 @@ import numpy as np
 import streamlit as st
 
 import ui
+from ui.papers import cite
 from engine.experiments import eigenstructure as eig
 from figures import eigenstructure as figs
 from figures.export import csv
 from figures.style import ACTIVATION_NAMES
 
 PAGE = "eig"
-XIAO = ("Lechao Xiao, *Eigenspace Restructuring: a Principle of Space and Frequency in Neural "
-        "Networks*, COLT 2022, [arXiv:2112.05611](https://arxiv.org/abs/2112.05611)")
-BIETTI_BACH = ("Alberto Bietti and Francis Bach, *Deep Equals Shallow for ReLU Networks in Kernel "
-               "Regimes*, ICLR 2021, [arXiv:2009.14397](https://arxiv.org/abs/2009.14397)")
 ACTIVATIONS = {a: ACTIVATION_NAMES[a] for a in ("relu", "erf", "gelu", "tanh", "sigmoid")}
 
 
@@ -35,9 +32,8 @@ SPHERE_NAMES = {"sphere_d": "d", "layers": "layers", "sphere_act": "activation",
 
 def hypercube_controls(controls: ui.UrlControls) -> eig.HypercubeSpec:
     default = eig.DEFAULT_HYPERCUBE
-    controls.presets("Presets", {name: _as_controls(spec, HYPERCUBE_NAMES)
-                                 for name, spec in eig.HYPERCUBE_PRESETS.items()},
-                     notes=eig.PRESET_NOTES)
+    controls.presets("Presets", eig.HYPERCUBE_PRESETS,
+                     lambda preset: _as_controls(preset.spec, HYPERCUBE_NAMES))
     arch = controls.selectbox("arch", "Architecture", eig.ARCHITECTURES, default=default.arch,
                               help="MLP: dense layers. Shallow CNN: one conv layer (stride 1, "
                                    "circular padding) under a dense head. Deep tree CNN / LCN: "
@@ -146,7 +142,7 @@ def hypercube_page(controls: ui.UrlControls) -> None:
              "Walsh–Hadamard transform (O(d 2^d)). The horizontal line marks the n-th largest "
              "eigenvalue counted with multiplicity: modes above it are the ones kernel regression "
              "with n samples learns first.",
-        paper=XIAO)
+        paper=cite("xiao"))
     header = f"Hypercube spectrum, {_describe(view)}"
     ui.download("Levels (CSV)", csv(table, header), file_name=f"hypercube_levels_d{spec.d}.csv",
                 key=f"{PAGE}_levels_csv")
@@ -154,9 +150,8 @@ def hypercube_page(controls: ui.UrlControls) -> None:
 
 def sphere_controls(controls: ui.UrlControls) -> eig.SphereSpec:
     default = eig.DEFAULT_SPHERE
-    controls.presets("Presets", {name: _as_controls(spec, SPHERE_NAMES)
-                                 for name, spec in eig.SPHERE_PRESETS.items()},
-                     notes=eig.PRESET_NOTES)
+    controls.presets("Presets", eig.SPHERE_PRESETS,
+                     lambda preset: _as_controls(preset.spec, SPHERE_NAMES))
     d = controls.slider("sphere_d", "Input dimension d (sphere in R^d)", 2, eig.SPHERE_D_MAX,
                         default=default.d)
     layers = controls.slider("layers", "Deepest network L (layers)", 2, eig.SPHERE_LAYERS_MAX,
@@ -197,7 +192,7 @@ def sphere_page(controls: ui.UrlControls) -> None:
              "polynomial with P_k(1) = 1 and N(d, k) the number of degree-k spherical harmonics. "
              "μ_k is computed by Gauss–Legendre quadrature in the angle θ = arccos t, where the "
              "ReLU kernels are smooth.",
-        paper=BIETTI_BACH)
+        paper=cite("bietti_bach"))
     header = (f"Sphere spectra, d = {spec.d}, depths 2..{spec.layers}, {spec.activation}, "
               f"b_std = {spec.b_std:g}")
     ui.download("Eigenvalues (CSV)", csv(figs.sphere_table(view), header),

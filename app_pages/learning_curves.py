@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from ui.papers import cite
 from engine import locality
 from engine.experiments import depth_locality as loc
 from engine.experiments import eigenstructure as eig
@@ -17,15 +18,6 @@ from figures.export import csv
 from figures.style import ACTIVATION_NAMES
 
 PAGE = "lc"
-MORI_UEDA = ("Takashi Mori and Masahito Ueda, *Interplay between Depth of Neural Networks and "
-             "Locality of Target Functions*, [arXiv:2201.12082](https://arxiv.org/abs/2201.12082)"
-             " (2022)")
-EIGENLEARNING = ("James B. Simon, Madeline Dickens, Dhruva Karkada and Michael R. DeWeese, *The "
-                 "Eigenlearning Framework*, TMLR 2023, [arXiv:2110.03922]"
-                 "(https://arxiv.org/abs/2110.03922); Blake Bordelon, Abdulkadir Canatar and "
-                 "Cengiz Pehlevan, *Spectrum Dependent Learning Curves in Kernel Regression and "
-                 "Wide Neural Networks*, ICML 2020, [arXiv:2002.02561]"
-                 "(https://arxiv.org/abs/2002.02561)")
 SIZES = [256, 512, 1024, 2048, 4096]
 STEPS = [250, 500, 1000, 2000, 4000]
 SMALLEST = [16, 32, 64, 128, 256, 512]
@@ -45,16 +37,15 @@ def _divisors(d: int) -> list[int]:
     return [k for k in range(1, d + 1) if d % k == 0]
 
 
-def _locality_preset(name: str, spec: loc.LocalitySpec) -> dict:
+def _locality_preset(preset) -> dict:
+    spec = preset.spec
     return {**_as_controls(spec, LOCALITY_NAMES), "max_depth": max(spec.depths),
-            "lr_at_n": loc.PRESET_AT_N.get(name, spec.sizes[-1])}
+            "lr_at_n": preset.controls.get("at_n", spec.sizes[-1])}
 
 
 def locality_page(controls: ui.UrlControls) -> None:
     default = loc.DEFAULT_LOCALITY
-    controls.presets("Presets", {name: _locality_preset(name, spec)
-                                 for name, spec in loc.PRESETS.items()},
-                     notes=loc.PRESET_NOTES)
+    controls.presets("Presets", loc.PRESETS, _locality_preset)
     inputs = controls.radio("inputs", "Inputs", locality.INPUTS, default=default.distribution,
                             help="On the hypercube only permutations and sign flips of the "
                                  "coordinates are symmetries; Gaussian inputs are rotation "
@@ -117,7 +108,7 @@ def locality_page(controls: ui.UrlControls) -> None:
              "kernel regression with the exact infinite-width kernel of the same MLP in float64. "
              "Labels are ±1, so an MSE of 1 is no better than predicting 0. Bars span the seeds. "
              f"The depth chart is drawn at the n chosen in “Depth chart at n”. {loc.MEASURED}",
-        paper=MORI_UEDA)
+        paper=cite("mori_ueda"))
     ui.download("Runs (CSV)", csv(figs.locality_table(view), f"Learning curves, {spec}"),
                 file_name="depth_locality.csv", key=f"{PAGE}_locality_csv")
 
@@ -139,8 +130,7 @@ def _theory_preset(spec: kt.TheorySpec) -> dict:
 
 def theory_page(controls: ui.UrlControls) -> None:
     default = kt.DEFAULT_THEORY
-    controls.presets("Presets", {name: _theory_preset(spec) for name, spec in kt.PRESETS.items()},
-                     notes=kt.PRESET_NOTES)
+    controls.presets("Presets", kt.PRESETS, lambda preset: _theory_preset(preset.spec))
     arch = controls.selectbox("th_arch", "Kernel of", eig.ARCHITECTURES, default=default.arch)
     d = controls.slider("th_d", "Input dimension d", kt.D_MIN, kt.D_MAX, default=default.d)
     depth, filter_size = default.depth, default.filter_size
@@ -222,7 +212,7 @@ def theory_page(controls: ui.UrlControls) -> None:
              "once n nears 2^d, and the dashed line evaluates the theory at the expected number "
              "of distinct points instead. Near a fully learned target the measured mean runs "
              "10–40% above the prediction (κ fluctuates between training sets).",
-        paper=EIGENLEARNING)
+        paper=cite("simon", "bordelon"))
     ui.download("Curves (CSV)", csv(figs.theory_table(view), f"Kernel theory, {spec}"),
                 file_name="learning_curve_theory.csv", key=f"{PAGE}_theory_csv")
 

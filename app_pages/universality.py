@@ -6,14 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from ui.papers import cite
 from engine import tasks
 from engine.experiments import universality as uni
 from figures import universality as figs
 from figures.export import csv
 
 PAGE = "uni"
-WANG_WU = ("Zihao Wang and Lei Wu, *Theoretical Analysis of Inductive Biases in Deep Convolutional "
-           "Networks*, NeurIPS 2023, [arXiv:2305.08404](https://arxiv.org/abs/2305.08404)")
 POWERS = [4, 8, 16, 32, 64, 128]
 SIZES = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
 STEPS = [250, 500, 1000, 2000, 4000]
@@ -36,9 +35,8 @@ def _depth_preset(spec: uni.DepthSpec) -> dict:
 
 def sample_page(controls: ui.UrlControls) -> None:
     default = uni.DEFAULT_SAMPLES
-    controls.presets("Presets", {name: _preset(spec, SAMPLE_NAMES)
-                                 for name, spec in uni.SAMPLE_PRESETS.items()},
-                     notes=uni.PRESET_NOTES)
+    controls.presets("Presets", uni.SAMPLE_PRESETS,
+                     lambda preset: _preset(preset.spec, SAMPLE_NAMES))
     target = controls.selectbox("target", "Target", {k: tasks.TARGETS[k] for k in
                                                      ("sparse_product", "quadratic")},
                                 default=default.target)
@@ -103,16 +101,14 @@ def sample_page(controls: ui.UrlControls) -> None:
              "for a constructed, norm-constrained estimator, not plain gradient training, and the "
              "tree CNN's kernel gives x₀·x_{d−1}, the mode widest in space, its smallest "
              "eigenvalue (Xiao 2022).",
-        paper=WANG_WU)
+        paper=cite("wang_wu"))
     ui.download("Runs (CSV)", csv(figs.sample_table(view), f"Universality, {spec}"),
                 file_name="sample_complexity.csv", key=f"{PAGE}_samples_csv")
 
 
 def depth_page(controls: ui.UrlControls) -> None:
     default = uni.DEFAULT_DEPTH
-    controls.presets("Presets", {name: _depth_preset(spec)
-                                 for name, spec in uni.DEPTH_PRESETS.items()},
-                     notes=uni.PRESET_NOTES)
+    controls.presets("Presets", uni.DEPTH_PRESETS, lambda preset: _depth_preset(preset.spec))
     s = controls.slider("s", "Filter size = stride s", 2, 4, default=default.s)
     choices = [s ** k for k in range(2, 8) if s ** k <= 64]
     d = controls.select_slider("depth_d", "Input dimension d", choices,
@@ -144,7 +140,7 @@ def depth_page(controls: ui.UrlControls) -> None:
                 r"(\sum_{i \ge h} x_i)}{\sqrt{h(d-h)}}",
         note="The error is the mean squared error over the target's variance (1 means no better "
              "than predicting 0). Solid: training error (approximation); dotted: test error.",
-        paper=WANG_WU)
+        paper=cite("wang_wu"))
     ui.download("Runs (CSV)", csv(figs.depth_table(view), f"Universality with depth, {spec}"),
                 file_name="depth_sweep.csv", key=f"{PAGE}_depth_csv")
 

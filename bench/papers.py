@@ -151,7 +151,8 @@ def locality(markdown: bool) -> list[str]:
             ("default view", loc.DEFAULT_LOCALITY, 0, "helps"),
             (loc.GLOBAL_PRESET_NAME, loc.PRESETS[loc.GLOBAL_PRESET_NAME], 1, "hurts")):
         view, seconds = _timed(loc.depth_locality, spec)
-        n = loc.PRESET_AT_N.get(name, spec.sizes[-1])
+        controls = loc.PRESETS.record(name).controls if name in loc.PRESETS else {}
+        n = controls.get("at_n", spec.sizes[-1])
         index = list(view.sizes).index(n)
         print(f"\n## Mori & Ueda 2022: depth {want} the {view.labels[label]} label "
               f"(Learning curves, {name})\n\n{spec}\n\ntest MSE at n = {n:,} (median over "

@@ -112,6 +112,52 @@ def check_types(spec: Any) -> Any:
     return dataclasses.replace(spec, **changes)
 
 
+# --- Ranges --------------------------------------------------------------------------------------
+# The one range check of every number a spec or an engine function takes: each view's `normalise`
+# and each engine entry point call these with the field's bounds, so the rules and the sentences
+# are the same everywhere.
+
+
+def whole(value: Any, name: str, lowest: int, highest: Optional[int] = None) -> int:
+    """`value` as an int in `[lowest, highest]` (`highest=None`: no upper bound); `ValueError`
+    naming `name` otherwise. Python and numpy integers pass, and floats with no fraction (`8.0`);
+    booleans do not.
+
+    >>> whole(8.0, "d", 1), whole(3, "`k`", 1, 4)
+    (8, 3)
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if highest is not None:
+        if not integral or not lowest <= value <= highest:
+            raise ValueError(f"{name} must be a whole number from {lowest} to {highest}, got "
+                             f"{shown(value)}.")
+        return int(value)
+    if not integral:
+        raise ValueError(f"{name} must be a whole number, got {shown(value)}.")
+    if value < lowest:
+        raise ValueError(f"{name} must be at least {lowest}, got {shown(value)}.")
+    return int(value)
+
+
+def number(value: Any, name: str, low: float, high: float, *, open_low: bool = False,
+           what: str = "") -> float:
+    """`value` as a finite float in `[low, high]` (`(low, high]` with `open_low`); `ValueError`
+    naming `name` otherwise, with `what` added to the sentence (e.g. the field's unit).
+
+    >>> number(0.5, "`ridge`", 0, 1)
+    0.5
+    """
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and (low < value if open_low else low <= value)
+          and value <= high)
+    if not ok:
+        span = f"above {low:g} and at most {high:g}" if open_low else f"from {low:g} to {high:g}"
+        raise ValueError(f"{name} must be a number {span}{what}, got {shown(value)}.")
+    return float(value)
+
+
 # --- The time budget -----------------------------------------------------------------------------
 
 TIME_BUDGET_ENV = "IBL_TIME_BUDGET_S"

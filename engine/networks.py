@@ -65,8 +65,8 @@ from engine.specs import (
 Params = tuple  # one entry per layer: (W, b) for dense/conv/local, () otherwise
 Width = Union[int, Sequence[int]]
 
-__all__ = ["apply", "empirical_ntk", "hidden_weight_layers", "init", "parameter_count",
-           "sample_outputs"]
+__all__ = ["apply", "empirical_ntk", "features", "hidden_weight_layers", "init", "param_shapes",
+           "parameter_count", "resolve_widths", "sample_outputs"]
 
 
 # --- Architecture bookkeeping ------------------------------------------------------------------
@@ -79,7 +79,7 @@ def hidden_weight_layers(layers: Iterable[Any]) -> tuple[int, ...]:
     return tuple(i for i, layer in enumerate(arch[:-1]) if isinstance(layer, (Dense, Conv)))
 
 
-def _resolve_widths(arch: tuple, width: Width) -> tuple[int, ...]:
+def resolve_widths(arch: tuple, width: Width) -> tuple[int, ...]:
     """One positive int per hidden weight layer, from an int or a sequence; `ValueError` otherwise."""
     hidden = [i for i, layer in enumerate(arch[:-1]) if isinstance(layer, (Dense, Conv))]
     names = ", ".join(f"{i} ({arch[i].name})" for i in hidden) or "none"
@@ -136,7 +136,7 @@ def _patches(layer: Conv, h: Array) -> Array:
 # --- Initialisation ----------------------------------------------------------------------------
 
 
-def _param_shapes(arch: tuple, d: int, widths: tuple) -> list:
+def param_shapes(arch: tuple, d: int, widths: tuple) -> list:
     """`[(w_shape, b_shape) or None]`, one entry per layer (shapes in the module docstring)."""
     lengths = signal_lengths(arch, d)
     channels = 1 if is_spatial(arch) else d
@@ -169,13 +169,13 @@ def parameter_count(layers: Iterable[Any], d: int, *, width: Width = 512) -> int
     49
     """
     arch, _ = _parse(layers, d)
-    shapes = _param_shapes(arch, int(d), _resolve_widths(arch, width))
+    shapes = param_shapes(arch, int(d), resolve_widths(arch, width))
     return sum(math.prod(shape) for pair in shapes if pair for shape in pair)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 4))
 def _init(arch: tuple, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
-    shapes = _param_shapes(arch, d, widths)
+    shapes = param_shapes(arch, d, widths)
     sizes = [math.prod(s) for pair in shapes if pair for s in pair]
     # One draw for all parameters, cut into pieces: the same i.i.d. N(0, 1) entries as a draw per
     # array, but one random-number kernel to compile instead of two per layer.
@@ -218,18 +218,20 @@ def init(layers: Iterable[Any], d: int, *, key: Array, width: Width = 512,
     [(4, 16), (16, 8), (8, 1)]
     """
     arch, _ = _parse(layers, d)
-    widths = _resolve_widths(arch, width)
+    widths = resolve_widths(arch, width)
     return _init(arch, int(d), key, widths, jnp.dtype(dtype))
 
 
 # --- Forward pass -------------------------------------------------------------------------------
 
 
-def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None = None
-             ) -> tuple[Array, list, list]:
+def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None = None,
+             readout: bool = True) -> tuple[Array, list, list]:
     """Outputs `(n,)`, plus for every weight layer its input as read by the weights (`(n, C)` for a
     dense on vectors, `(n, P, K)` patches otherwise) and its pre-activation output. `eps`, if given,
     is added to each weight layer's output: differentiating w.r.t. it gives per-example cotangents.
+    With `readout=False` the outputs are the last layer's `(n, C)` (for a prefix of a vector
+    network, `features`).
     """
     dtype = next(p[0].dtype for p in params if p)
     h = jnp.asarray(x, dtype)
@@ -273,7 +275,15 @@ def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None 
         zs.append(z)
         h = z
         j += 1
-    return h[:, 0], taps, zs
+    return (h[:, 0] if readout else h), taps, zs
+
+
+def features(head: tuple, params: Params, x: Array) -> Array:
+    """`(n, C)` outputs of `head`, the first layers of a parsed vector architecture (dense layers
+    and activations, no readout), for its parameters `params` (the first `len(head)` entries of an
+    `init` result): the formulas above, traceable (no checks; `engine.training` runs a frozen head
+    through it once, then trains the rest on its outputs)."""
+    return _forward(head, params, x, readout=False)[0]
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -421,7 +431,7 @@ def sample_outputs(layers: Iterable[Any], x: Float[Array, "n d"], *, key: Array,
     if x.ndim != 2:
         raise ValueError(f"Inputs must have shape (n, d), got {x.shape}.")
     signal_lengths(arch, x.shape[1])
-    widths = _resolve_widths(arch, width)
+    widths = resolve_widths(arch, width)
     for name, value in (("n_networks", n_networks), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive whole number, got {value!r}.")

@@ -64,6 +64,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from engine import guard
+
 __all__ = ["RADIAL_LAWS", "SPREADS", "ball_indicator", "radial_cdf", "radial_quantile", "sample"]
 
 RADIAL_LAWS = {
@@ -107,14 +109,6 @@ def _spread(law: str, spread: Any) -> float:
         raise ValueError(f"The shell's spread must be below 1 (the shell r(1 ± s) must not reach "
                          f"the origin), got {spread!r}.")
     return s
-
-
-def _whole(value: Any, name: str, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
-    if value < lowest:
-        raise ValueError(f"{name} must be at least {lowest}, got {value!r}.")
-    return int(value)
 
 
 # --- The laws of t = rho / r ---------------------------------------------------------------------
@@ -213,15 +207,15 @@ def sample(law: str, d: int, n: int, *, radius: float = 1.0, ratio: float = 0.5,
     (2, 4, 3)
     """
     law = _law(law)
-    d = _whole(d, "d", 1)
-    n = _whole(n, "n", 0)
+    d = guard.whole(d, "d", 1)
+    n = guard.whole(n, "n", 0)
     r = _positive(radius, "radius")
     p = _ratio(ratio)
     s = _spread(law, spread)
-    seed = _whole(seed, "seed", 0)
+    seed = guard.whole(seed, "seed", 0)
     if isinstance(leading, (str, bytes)) or not isinstance(leading, (tuple, list)):
         raise ValueError(f"leading must be a tuple of axis lengths, e.g. (4,), got {leading!r}.")
-    leading = tuple(_whole(k, "leading entries", 0) for k in leading)
+    leading = tuple(guard.whole(k, "leading entries", 0) for k in leading)
 
     rng = np.random.default_rng(seed)
     g = rng.standard_normal((*leading, n, d))

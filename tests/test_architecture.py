@@ -96,3 +96,75 @@ def test_importing_the_engine_loads_no_ui():
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"engine modules loaded {result.stdout.strip()}"
+
+
+# --- Floors of the engine ------------------------------------------------------------------------
+
+ENGINE_FLOORS = {
+    # ground: facts and checks that need nothing else of the engine
+    "engine.specs": 0, "engine.activations": 0, "engine.guard": 0, "engine.backend": 0,
+    "engine.tasks": 0, "engine.eigenlearning": 0, "engine.presets": 0,
+    "engine.training.checks": 0,
+    # the package (x64 on, the constructors), the two readings of an architecture (kernels,
+    # networks), the input laws
+    "engine": 1, "engine.kernels": 1, "engine.networks": 1, "engine.radial": 1,
+    "engine.training.spec": 1,
+    # the cache (keyed on the package's version), and what is built on a kernel or a network
+    "engine.cache": 2, "engine.spectra": 2, "engine.training.head": 2, "engine.training.params": 2,
+    "engine.locality": 3, "engine.regression": 3, "engine.training.plan": 3,
+    "engine.training.program": 3,
+    "engine.training.sweep": 4,
+    "engine.training": 5,
+    # one module per page's views, then the package that lists them and the command line
+    "engine.experiments.eigenstructure": 6, "engine.experiments.universality": 6,
+    "engine.experiments.separation": 6,
+    "engine.experiments.kernel_theory": 7, "engine.experiments.depth_locality": 7,
+    "engine.experiments": 8,
+    "engine.__main__": 9,
+}
+"""Every engine module on its floor: a module imports only from lower floors, so there is no cycle
+and a reader can learn the engine from the ground up. A new module must be placed here."""
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _engine_imports(path: Path) -> set:
+    """The engine modules `path` imports (`from engine.x import y` counts `engine.x.y` when that
+    is a module, else `engine.x`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.split(".")[0] == "engine":
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in ENGINE_FLOORS else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "engine"}
+    return found
+
+
+def test_every_engine_module_has_a_floor():
+    assert {_module_name(path) for path in ENGINE_FILES} == set(ENGINE_FLOORS)
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=_rel)
+def test_engine_modules_import_only_from_lower_floors(path):
+    name = _module_name(path)
+    floor = ENGINE_FLOORS[name]
+    upward = sorted(m for m in _engine_imports(path) - {name}
+                    if ENGINE_FLOORS.get(m, 99) >= floor)
+    assert not upward, (f"{name} (floor {floor}) imports {upward}, on its floor or above; move the "
+                        "shared piece down a floor, or the module up (ENGINE_FLOORS).")
+
+
+def test_the_floor_checker_sees_package_and_module_imports(tmp_path):
+    source = tmp_path / "example.py"
+    source.write_text("import engine.kernels\n"
+                      "from engine.training import plan\n"
+                      "from engine.training.spec import TrainSpec\n"
+                      "def f():\n"
+                      "    from engine import guard\n")
+    assert _engine_imports(source) == {"engine.kernels", "engine.training.plan",
+                                       "engine.training.spec", "engine.guard"}

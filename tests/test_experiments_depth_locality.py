@@ -167,5 +167,7 @@ def test_presets_are_valid_and_warmed():
     assert [spec for _, spec in dl.WARM] == list(dl.PRESETS.values())
     # Both halves of Mori & Ueda have a preset; a preset drawn at a smaller n names one it has.
     assert {dl.LOCAL_PRESET_NAME, dl.GLOBAL_PRESET_NAME} <= set(dl.PRESETS)
-    for name, n in dl.PRESET_AT_N.items():
-        assert n in dl.normalise_locality(dl.PRESETS[name]).sizes and f"n = {n}" in name
+    for name in dl.PRESETS:
+        n = dl.PRESETS.record(name).controls.get("at_n")
+        if n is not None:
+            assert n in dl.normalise_locality(dl.PRESETS[name]).sizes and f"n = {n}" in name

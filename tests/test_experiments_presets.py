@@ -24,7 +24,7 @@ def test_each_preset_has_a_note_is_warmed_and_documented(module, name):
     assert presets
     warmed = [spec for _, spec in module.WARM]
     for title, spec in presets.items():
-        assert module.PRESET_NOTES.get(title), f"no tooltip note for {title!r}"
+        assert presets.record(title).note, f"no tooltip note for {title!r}"
         assert spec in warmed, f"{title!r} is not warmed"
         assert title.replace("|", r"\|") in DOC, f"{title!r} is not in docs/presets.md"
 

@@ -55,7 +55,7 @@ def test_the_k_global_preset_shows_its_depth_chart_at_its_n():
     preset.set_value(loc.GLOBAL_PRESET_NAME).run()
     assert not at.exception
     assert url(at)["k"] == "2" and url(at)["max_depth"] == "4" and url(at)["d"] == "24"
-    assert url(at)["lr_at_n"] == str(loc.PRESET_AT_N[loc.GLOBAL_PRESET_NAME])
+    assert url(at)["lr_at_n"] == str(loc.PRESETS.record(loc.GLOBAL_PRESET_NAME).controls["at_n"])
 
 
 @pytest.mark.parametrize("extra", [

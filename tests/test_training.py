@@ -21,6 +21,7 @@ import pytest
 
 import engine
 from engine import training
+from engine.training import head, plan as planner, program
 from engine.networks import apply, init
 from engine.training import SweepResult, TrainSpec, estimate_cost, train_sweep
 
@@ -250,9 +251,9 @@ def test_diverging_learning_rate_is_reported_not_drawn():
                      width=16)
     huge = dataclasses.replace(sane, learning_rate=1e3)
     ok = _sweep(engine.mlp(1), data, sizes=[16, 32], train=sane)
-    programs = training._program.cache_info().currsize
+    programs = program.program.cache_info().currsize
     bad = _sweep(engine.mlp(1), data, sizes=[16, 32], train=huge)
-    assert training._program.cache_info().currsize == programs  # no new program
+    assert program.program.cache_info().currsize == programs  # no new program
 
     assert not ok.diverged.any() and np.isfinite(ok.test_mse).all()
     assert bad.diverged.all()
@@ -281,10 +282,10 @@ def test_bucket_plan_follows_the_cost():
     work); minibatches cost the same whatever `n`, so every size shares one bucket."""
     sizes = [16, 32, 64, 128, 256, 512]
     long = TrainSpec(steps=5000, width=64)
-    plan = training._plan_buckets(sizes, 5184, 3, 4, 1, 512, long)
+    plan = planner.plan_buckets(sizes, 5184, 3, 4, 1, 512, long)
     assert len(plan) >= 3 and plan[-1] == (5,)
     mini = TrainSpec(steps=5000, width=64, batch_size=32)
-    assert training._plan_buckets(sizes, 5184, 3, 4, 1, 512, mini) == (tuple(range(6)),)
+    assert planner.plan_buckets(sizes, 5184, 3, 4, 1, 512, mini) == (tuple(range(6)),)
 
 
 def test_estimate_cost_grows_with_the_work():
@@ -406,7 +407,7 @@ def test_a_frozen_head_computed_once_equals_masked_gradients(monkeypatch):
     train = dataclasses.replace(FROZEN, frozen=(0,), output="sigmoid")
     kwargs = dict(sizes=[12, 24], train=train, return_params=True, x_probe=data[4][:7])
     once = _sweep(SIGMOID_MLP, data, **kwargs)
-    monkeypatch.setattr(training, "_PRECOMPUTE_FROZEN_HEAD", False)
+    monkeypatch.setattr(head, "PRECOMPUTE", False)
     every_step = _sweep(SIGMOID_MLP, data, **kwargs)
     np.testing.assert_allclose(once.test_curve, every_step.test_curve, rtol=1e-6)
     np.testing.assert_allclose(once.params, every_step.params, rtol=1e-6, atol=1e-7)

@@ -191,28 +191,30 @@ class UrlControls:
         self.values[name] = ",".join(value)
         return list(value)
 
-    def presets(self, label: str, presets: Mapping[str, Mapping[str, Any]], *,
-                notes: Mapping[str, str] | None = None, help: str | None = None) -> None:
+    def presets(self, label: str, presets: Any, values: Callable[[Any], Mapping[str, Any]], *,
+                help: str | None = None) -> None:
         """Named views as a row of one-click pills above the charts (the sidebar is too narrow for
-        names such as "Fig. 2 · Wang & Wu 2023: ..."): a click sets those controls (by URL name)
-        and reruns.
+        names such as "Fig. 2 · Wang & Wu 2023: ..."): a click sets the controls that
+        `values(record)` gives (by URL name) for that preset's record (`engine.presets.Preset`:
+        title, spec, note, controls) and reruns.
 
         No pill stays selected (the callback clears the choice), so clicking the same preset
         again after moving a control applies it again. Pills take one tooltip for the whole row:
-        it lists each preset's `notes` entry (what the paper's figure or result shows).
+        it lists each preset's note (what the paper's figure or result shows).
         """
         key = self._key("_preset")
+        table = {title: values(presets.record(title)) for title in presets}
 
         def apply() -> None:
             chosen = st.session_state.get(key)
-            for name, value in presets.get(chosen, {}).items():
+            for name, value in table.get(chosen, {}).items():
                 st.session_state[self._key(name)] = value
                 self.saved[name] = value
             st.session_state[key] = None
 
-        lines = [f"- **{name}**: {notes[name]}" for name in presets if notes and name in notes]
+        lines = [f"- **{title}**: {note}" for title, note in presets.notes.items()]
         tooltip = "\n".join(lines + ([f"\n{help}"] if help else [])) or None
-        self._presets.pills(label, list(presets), selection_mode="single", default=None, key=key,
+        self._presets.pills(label, list(table), selection_mode="single", default=None, key=key,
                             on_change=apply, help=tooltip)
 
     # -- end of the controls -----------------------------------------------------------------------

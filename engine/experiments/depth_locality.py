@@ -52,7 +52,6 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 import warnings
 
@@ -62,6 +61,7 @@ from engine import guard, locality, training
 from engine.cache import Progress, cached
 from engine.experiments.universality import samples_to_reach
 from engine.kernels import kernel_plan, nngp_ntk
+from engine.presets import Preset, Presets
 from engine.regression import kernel_ridge
 from engine.specs import mlp
 
@@ -85,26 +85,6 @@ TIME_BUDGET_S = 600.0
 _KERNEL_ENTRY_S = 3e-8
 _KERNEL_COMPILE_S = 0.3
 _SOLVE_FLOPS = 2e10
-
-
-def _whole(spec, name: str, lo: int, hi: int) -> int:
-    value = getattr(spec, name)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) \
-            or not lo <= value <= hi:
-        raise ValueError(f"`{name}` must be a whole number from {lo} to {hi}, got {value!r}.")
-    return int(value)
-
-
-def _number(spec, name: str, lo: float, hi: float, *, open_low: bool = True) -> float:
-    value = getattr(spec, name)
-    ok = (isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, bool)
-          and math.isfinite(value) and (lo < value if open_low else lo <= value) and value <= hi)
-    if not ok:
-        low = f"above {lo:g}" if open_low else f"from {lo:g}"
-        raise ValueError(f"`{name}` must be a number {low} and at most {hi:g}, got {value!r}.")
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,8 +151,8 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {spec.optimizer!r}; choose one of "
                          f"{', '.join(OPTIMIZERS)}.")
-    d = _whole(spec, "d", 2, 64)
-    k = _whole(spec, "k", 1, d)
+    d = guard.whole(spec.d, "`d`", 2, 64)
+    k = guard.whole(spec.k, "`k`", 1, d)
     locality.check_order(d, k)
     try:
         depths = tuple(spec.depths)
@@ -183,12 +163,12 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
         raise ValueError(f"`depths` must list whole numbers of hidden layers from 1 to "
                          f"{DEPTH_MAX}, e.g. (1, 2, 3); got {spec.depths!r}.")
     depths = tuple(sorted({int(v) for v in depths}))
-    width = _whole(spec, "width", 4, WIDTH_MAX)
-    n_min = _whole(spec, "n_min", 8, N_MAX)
-    n_max = _whole(spec, "n_max", 8, N_MAX)
+    width = guard.whole(spec.width, "`width`", 4, WIDTH_MAX)
+    n_min = guard.whole(spec.n_min, "`n_min`", 8, N_MAX)
+    n_max = guard.whole(spec.n_max, "`n_max`", 8, N_MAX)
     if n_max < n_min:
         raise ValueError(f"`n_max` ({n_max}) must be at least `n_min` ({n_min}).")
-    n_sizes = _whole(spec, "n_sizes", 1, 16)
+    n_sizes = guard.whole(spec.n_sizes, "`n_sizes`", 1, 16)
     if n_sizes == 1 and n_min != n_max:
         raise ValueError("With one sample size, set `n_min` equal to `n_max` (or ask for more "
                          "sizes).")
@@ -197,19 +177,21 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
                          f"{n_max} would cover more than half of it, and many test points would be "
                          f"training points. Raise d or lower n_max to at most "
                          f"{2 ** (d - 1)}.")
-    seeds = _whole(spec, "seeds", 1, SEEDS_MAX)
-    steps = _whole(spec, "steps", 20, 20000)
-    batch_size = _whole(spec, "batch_size", 0, N_MAX)
+    seeds = guard.whole(spec.seeds, "`seeds`", 1, SEEDS_MAX)
+    steps = guard.whole(spec.steps, "`steps`", 20, 20000)
+    batch_size = guard.whole(spec.batch_size, "`batch_size`", 0, N_MAX)
     if batch_size and batch_size > n_min:
         raise ValueError(f"`batch_size` ({batch_size}) must not exceed the smallest sample size "
                          f"n_min = {n_min}; lower it, or use 0 for full batch.")
     spec = dataclasses.replace(
         spec, d=d, k=k, depths=depths, width=width, n_min=n_min, n_max=n_max, n_sizes=n_sizes,
         seeds=seeds, steps=steps, batch_size=batch_size,
-        learning_rate=_number(spec, "learning_rate", 0.0, 10.0),
-        w_std=_number(spec, "w_std", 0.0, 4.0), b_std=_number(spec, "b_std", 0.0, 4.0),
-        ridge=_number(spec, "ridge", 0.0, 1e3, open_low=False),
-        threshold=_number(spec, "threshold", 0.0, 2.0))
+        learning_rate=guard.number(spec.learning_rate, "`learning_rate`", 0.0, 10.0,
+                                   open_low=True),
+        w_std=guard.number(spec.w_std, "`w_std`", 0.0, 4.0, open_low=True),
+        b_std=guard.number(spec.b_std, "`b_std`", 0.0, 4.0, open_low=True),
+        ridge=guard.number(spec.ridge, "`ridge`", 0.0, 1e3),
+        threshold=guard.number(spec.threshold, "`threshold`", 0.0, 2.0, open_low=True))
     return spec
 
 
@@ -439,17 +421,30 @@ DEFAULT_LOCALITY = LocalitySpec()
 LOCAL_PRESET_NAME = "Mori & Ueda 2022 · depth helps the 3-local label (hypercube, d = 24)"
 GLOBAL_PRESET_NAME = "Mori & Ueda 2022 · depth hurts the 2-global label at n = 512 (d = 24)"
 # Presets are named after the paper's result (no figure was read: see docs/presets.md);
-# PRESET_NOTES has the gist of each, as measured by bench/papers.py.
-PRESETS = {
-    LOCAL_PRESET_NAME: DEFAULT_LOCALITY,
-    GLOBAL_PRESET_NAME: LocalitySpec(d=24, k=2, depths=(1, 2, 3, 4), n_min=512, n_max=4096),
-    "Control · Gaussian inputs: k-local = k-global (rotation symmetry)":
+# each preset's note has the gist, as measured by bench/papers.py; `controls["at_n"]` is the n
+# its depth chart is drawn at, where it is not the largest.
+PRESETS = Presets(
+    Preset(
+        LOCAL_PRESET_NAME,
+        DEFAULT_LOCALITY,
+        "depth helps learn k-local labels and hurts k-global ones, and the NTK of the same "
+        "networks misses this. Here: depths 1 to 3, networks and their NTK, k = 3, d = 24, "
+        "drawn at n = 2,048."),
+    Preset(
+        GLOBAL_PRESET_NAME,
+        LocalitySpec(d=24, k=2, depths=(1, 2, 3, 4), n_min=512, n_max=4096),
+        "the k-global label, a product of signs of k block sums over all d inputs, for which they "
+        "find shallower networks better. Here: k = 2, d = 24, depths 1 to 4, drawn at n = 512; "
+        "at n = 4,096 the order reverses.",
+        # depth hurts the 2-global label at small n; at large n the order reverses, partly
+        # because the shallow networks underfit: the depth chart is drawn at n = 512
+        {"at_n": 512}),
+    Preset(
+        "Control · Gaussian inputs: k-local = k-global (rotation symmetry)",
         LocalitySpec(distribution="gaussian", d=14, k=2),
-}
-PRESET_AT_N = {GLOBAL_PRESET_NAME: 512}
-"""The n at which a preset's depth chart is drawn, where it is not the largest: depth hurts the
-2-global label at small n; at large n the order reverses, partly because the shallow networks
-underfit."""
+        "our control: under Gaussian inputs one label is a rotation of the other, so "
+        "rotation-equivariant learners score them identically."),
+)
 MEASURED = (
     "Measured (bench/papers.py, 2 seeds, median test MSE of the networks, depth 1 → deepest): at "
     "the default (d = 24, k = 3, n = 2,048) depth helps the 3-local label, 0.90 → 0.08 → 0.07, "
@@ -458,17 +453,4 @@ MEASURED = (
     "1 to 4 hidden layers, while the NTK stays at 0.82–0.84. At n = 4,096 the order reverses, "
     "partly because the shallow networks underfit.")
 """What the default view and the presets show, for the page's caption (`bench/papers.py`)."""
-PRESET_NOTES = {
-    LOCAL_PRESET_NAME:
-        "depth helps learn k-local labels and hurts k-global ones, and the NTK of the same "
-        "networks misses this. Here: depths 1 to 3, networks and their NTK, k = 3, d = 24, "
-        "drawn at n = 2,048.",
-    GLOBAL_PRESET_NAME:
-        "the k-global label, a product of signs of k block sums over all d inputs, for which they "
-        "find shallower networks better. Here: k = 2, d = 24, depths 1 to 4, drawn at n = 512; "
-        "at n = 4,096 the order reverses.",
-    "Control · Gaussian inputs: k-local = k-global (rotation symmetry)":
-        "our control: under Gaussian inputs one label is a rotation of the other, so "
-        "rotation-equivariant learners score them identically.",
-}
 WARM = [(depth_locality, spec) for spec in PRESETS.values()]

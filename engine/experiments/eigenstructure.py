@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Optional
 
 import numpy as np
 
 from engine import guard, spectra
 from engine.cache import Progress, cached
 from engine.kernels import kernel_plan
+from engine.presets import Preset, Presets
 from engine.specs import ACTIVATIONS, mlp, parse_layers, tree_cnn, tree_lcn
 
 ARCHITECTURES = {
@@ -362,51 +362,51 @@ DEFAULT_HYPERCUBE = HypercubeSpec()
 DEFAULT_SPHERE = SphereSpec()
 
 # Presets are named after the paper's result (no figure of these spectra was found: see
-# docs/presets.md); PRESET_NOTES has the gist of each.
-HYPERCUBE_PRESETS = {
-    "Xiao 2022 · MLP: one eigenvalue per frequency |S|": HypercubeSpec(arch="mlp", d=12, depth=3),
-    "Xiao 2022 · deep tree CNN: each frequency split by space":
-        HypercubeSpec(arch="tree_cnn", d=12, filter_size=2),
-    "Xiao 2022 · shallow CNN: modes wider than a patch damped":
-        HypercubeSpec(arch="shallow_cnn", d=12, filter_size=3, depth=2),
-    "Xiao 2022 · deep tree CNN at d = 20 (2²⁰ eigenvalues)":
-        HypercubeSpec(arch="tree_cnn", d=20, filter_size=2),
-    "Control · pooled shallow CNN (dense eigendecomposition)":
-        HypercubeSpec(arch="shallow_cnn", d=8, filter_size=3, depth=1, readout="global_avg_pool"),
-}
-SPHERE_PRESETS = {
-    "Bietti & Bach 2021 · deep = shallow decay (ReLU, d = 3, depths 2–5)": SphereSpec(),
-    "Bietti & Bach 2021 · with a bias both parities decay (ReLU, d = 4)":
-        SphereSpec(d=4, b_std=0.5, k_max=100, fit_from=10),
-    "Bietti & Bach 2021 · smooth activation (erf) decays faster":
-        SphereSpec(activation="erf", k_max=60, fit_from=10),
-}
-PRESET_NOTES = {
-    "Xiao 2022 · MLP: one eigenvalue per frequency |S|":
+# docs/presets.md); each preset's note has the gist of each.
+HYPERCUBE_PRESETS = Presets(
+    Preset(
+        "Xiao 2022 · MLP: one eigenvalue per frequency |S|",
+        HypercubeSpec(arch="mlp", d=12, depth=3),
         "an MLP kernel's eigenvalue on the hypercube depends only on the frequency |S| of the "
-        "Walsh monomial x_S. Here: ReLU MLP NTK, 3 hidden layers, d = 12.",
-    "Xiao 2022 · deep tree CNN: each frequency split by space":
+        "Walsh monomial x_S. Here: ReLU MLP NTK, 3 hidden layers, d = 12."),
+    Preset(
+        "Xiao 2022 · deep tree CNN: each frequency split by space",
+        HypercubeSpec(arch="tree_cnn", d=12, filter_size=2),
         "eigenspace restructuring: a hierarchical CNN splits each frequency by the spatial spread "
         "of S, so local high-frequency modes can outrank long-range ones. Here: tree CNN with "
-        "filter 2, d = 12.",
-    "Xiao 2022 · shallow CNN: modes wider than a patch damped":
-        "one conv layer (filter 3) under a dense head: modes spread wider than a patch are damped.",
-    "Xiao 2022 · deep tree CNN at d = 20 (2²⁰ eigenvalues)":
+        "filter 2, d = 12."),
+    Preset(
+        "Xiao 2022 · shallow CNN: modes wider than a patch damped",
+        HypercubeSpec(arch="shallow_cnn", d=12, filter_size=3, depth=2),
+        "one conv layer (filter 3) under a dense head: modes spread wider than a patch are damped."),
+    Preset(
+        "Xiao 2022 · deep tree CNN at d = 20 (2²⁰ eigenvalues)",
+        HypercubeSpec(arch="tree_cnn", d=20, filter_size=2),
         "the tree CNN at d = 20: a million eigenvalues from one kernel row by a fast "
-        "Walsh–Hadamard transform.",
-    "Control · pooled shallow CNN (dense eigendecomposition)":
+        "Walsh–Hadamard transform."),
+    Preset(
+        "Control · pooled shallow CNN (dense eigendecomposition)",
+        HypercubeSpec(arch="shallow_cnn", d=8, filter_size=3, depth=1, readout="global_avg_pool"),
         "our control, not from the paper: global average pooling mixes positions, so the 2^d × "
-        "2^d kernel matrix is diagonalised densely (d = 8).",
-    "Bietti & Bach 2021 · deep = shallow decay (ReLU, d = 3, depths 2–5)":
+        "2^d kernel matrix is diagonalised densely (d = 8)."),
+)
+SPHERE_PRESETS = Presets(
+    Preset(
+        "Bietti & Bach 2021 · deep = shallow decay (ReLU, d = 3, depths 2–5)",
+        SphereSpec(),
         "the ReLU NTK's eigenvalues decay as k^−d at every depth (the random-feature kernel's as "
-        "k^−(d+2)); depth changes only the constant. Here: d = 3, depths 2 to 5, fitted slopes.",
-    "Bietti & Bach 2021 · with a bias both parities decay (ReLU, d = 4)":
+        "k^−(d+2)); depth changes only the constant. Here: d = 3, depths 2 to 5, fitted slopes."),
+    Preset(
+        "Bietti & Bach 2021 · with a bias both parities decay (ReLU, d = 4)",
+        SphereSpec(d=4, b_std=0.5, k_max=100, fit_from=10),
         "without a bias the two-layer kernels have μ_k = 0 for odd k ≥ 3; a bias (or depth ≥ 3) "
-        "makes both parities decay at the same rate. Here: d = 4, bias std 0.5.",
-    "Bietti & Bach 2021 · smooth activation (erf) decays faster":
+        "makes both parities decay at the same rate. Here: d = 4, bias std 0.5."),
+    Preset(
+        "Bietti & Bach 2021 · smooth activation (erf) decays faster",
+        SphereSpec(activation="erf", k_max=60, fit_from=10),
         "the decay is read off the kernel's regularity at t = ±1: a kernel smooth there (erf) "
-        "decays faster than any power of k.",
-}
+        "decays faster than any power of k."),
+)
 
 WARM = ([(hypercube, DEFAULT_HYPERCUBE)]
         + [(hypercube, spec) for spec in HYPERCUBE_PRESETS.values()]

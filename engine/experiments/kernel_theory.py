@@ -58,6 +58,7 @@ import numpy as np
 from engine import eigenlearning, guard, locality, regression, spectra
 from engine.cache import Progress, cached
 from engine.experiments import eigenstructure
+from engine.presets import Preset, Presets
 
 ARCHITECTURES = eigenstructure.ARCHITECTURES
 KERNELS = eigenstructure.KERNELS
@@ -154,21 +155,6 @@ def available_modes(spec: TheorySpec) -> list[tuple[int, int]]:
     return sorted(_mode_table(json.dumps(theory_layers(spec)), spec.d))
 
 
-def _whole(spec, name: str, lo: int, hi: int) -> int:
-    value = getattr(spec, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
-        raise ValueError(f"`{name}` must be a whole number from {lo} to {hi}, got {value!r}.")
-    return int(value)
-
-
-def _number(spec, name: str, hi: float) -> float:
-    value = getattr(spec, name)
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or not 0 <= value <= hi):
-        raise ValueError(f"`{name}` must be a number from 0 to {hi:g}, got {value!r}.")
-    return float(value)
-
-
 def _check_modes(spec: TheorySpec, layers: list) -> tuple:
     modes = spec.modes
     if not isinstance(modes, (tuple, list)) or not 1 <= len(modes) <= MODES_MAX:
@@ -199,19 +185,19 @@ def normalise_theory(spec: TheorySpec) -> TheorySpec:
     what to change)."""
     if not isinstance(spec, TheorySpec):
         raise ValueError("Expected a TheorySpec.")
-    _whole(spec, "d", D_MIN, D_MAX)
+    guard.whole(spec.d, "`d`", D_MIN, D_MAX)
     # The architecture's own checks (and resets) are the Eigenstructure page's.
     cube = eigenstructure.normalise_hypercube(_hypercube_spec(spec))
     spec = dataclasses.replace(spec, depth=cube.depth, filter_size=cube.filter_size,
                                w_std=cube.w_std, b_std=cube.b_std)
     if spec.target not in TARGETS:
         raise ValueError(f"Unknown target {spec.target!r}; choose one of {', '.join(TARGETS)}.")
-    ridge = _number(spec, "ridge", RIDGE_MAX)
-    noise = _number(spec, "noise", NOISE_MAX)
-    _whole(spec, "seeds", 1, SEEDS_MAX)
-    _whole(spec, "sizes", SIZES_MIN, SIZES_MAX)
-    _whole(spec, "n_max", 2, N_MAX)
-    _whole(spec, "n_min", 1, spec.n_max - 1)
+    ridge = guard.number(spec.ridge, "`ridge`", 0, RIDGE_MAX)
+    noise = guard.number(spec.noise, "`noise`", 0, NOISE_MAX)
+    guard.whole(spec.seeds, "`seeds`", 1, SEEDS_MAX)
+    guard.whole(spec.sizes, "`sizes`", SIZES_MIN, SIZES_MAX)
+    guard.whole(spec.n_max, "`n_max`", 2, N_MAX)
+    guard.whole(spec.n_min, "`n_min`", 1, spec.n_max - 1)
     changes: dict = dict(ridge=ridge, noise=noise)
     if spec.target == "modes":
         changes.update(modes=_check_modes(spec, theory_layers(spec)), k=0)
@@ -467,40 +453,39 @@ def theory(spec: TheorySpec, *, progress: Progress = None) -> TheoryView:
 DEFAULT_THEORY = TheorySpec()
 
 # Presets are named after the paper's figure where one was read (docs/presets.md lists the figures,
-# their sources and how each preset differs), else after the result; PRESET_NOTES has the gist.
-PRESETS = {
-    "Eigenlearning · local vs long-range mode of equal frequency (tree CNN)": DEFAULT_THEORY,
-    "Fig. 3 · Bordelon et al. 2020: learning curve of one pure mode (MLP)":
-        TheorySpec(arch="mlp", depth=2, modes=((1, 0),)),
-    "Bordelon et al. 2020 · modes learned in order of frequency 1, 2, 3 (MLP)":
-        TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1), (3, 2))),
-    "Simon et al. 2023 · parity of 2 bits: the 2-local label (MLP)":
-        TheorySpec(arch="mlp", depth=2, target="k_local", k=2),
-    "Mori & Ueda's k-global label, k = 2 (MLP)":
-        TheorySpec(arch="mlp", depth=2, target="k_global", k=2),
-    "Simon et al. 2023 · label noise and a ridge (MLP)":
-        TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1)), noise=0.5, ridge=0.5),
-}
-PRESET_NOTES = {
-    "Eigenlearning · local vs long-range mode of equal frequency (tree CNN)":
+# their sources and how each preset differs), else after the result; each preset's note has the gist.
+PRESETS = Presets(
+    Preset(
+        "Eigenlearning · local vs long-range mode of equal frequency (tree CNN)",
+        DEFAULT_THEORY,
         "the eigenlearning prediction from the tree CNN's exact spectrum (Xiao 2022): a local mode "
-        "of frequency 2 is learned long before a long-range one of the same frequency.",
-    "Fig. 3 · Bordelon et al. 2020: learning curve of one pure mode (MLP)":
+        "of frequency 2 is learned long before a long-range one of the same frequency."),
+    Preset(
+        "Fig. 3 · Bordelon et al. 2020: learning curve of one pure mode (MLP)",
+        TheorySpec(arch="mlp", depth=2, modes=((1, 0),)),
         "their Fig. 3 (a), (b): learning curves of wide networks and their NTK on pure modes, "
         "with the theory as solid lines. Here: kernel regression (no network) on one frequency-1 "
-        "Walsh mode of the hypercube, not a spherical harmonic.",
-    "Bordelon et al. 2020 · modes learned in order of frequency 1, 2, 3 (MLP)":
+        "Walsh mode of the hypercube, not a spherical harmonic."),
+    Preset(
+        "Bordelon et al. 2020 · modes learned in order of frequency 1, 2, 3 (MLP)",
+        TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1), (3, 2))),
         "their spectral principle: as n grows, kernel regression fits successively higher "
-        "spectral modes of the target. Here: equal weights on frequencies 1, 2 and 3.",
-    "Simon et al. 2023 · parity of 2 bits: the 2-local label (MLP)":
+        "spectral modes of the target. Here: equal weights on frequencies 1, 2 and 3."),
+    Preset(
+        "Simon et al. 2023 · parity of 2 bits: the 2-local label (MLP)",
+        TheorySpec(arch="mlp", depth=2, target="k_local", k=2),
         "their framework generalises a hardness result for the classic parity problem (stated in "
-        "their abstract). On the hypercube the 2-local label is the parity x₀x₁ of two bits.",
-    "Mori & Ueda's k-global label, k = 2 (MLP)":
+        "their abstract). On the hypercube the 2-local label is the parity x₀x₁ of two bits."),
+    Preset(
+        "Mori & Ueda's k-global label, k = 2 (MLP)",
+        TheorySpec(arch="mlp", depth=2, target="k_global", k=2),
         "Mori & Ueda's k-global label, spread over frequencies 2, 4, ...: the theory predicts "
-        "its kernel learning curve from the spectrum alone.",
-    "Simon et al. 2023 · label noise and a ridge (MLP)":
-        "the eigenlearning test error with label noise ε² = 0.5 and ridge δ = 0.5.",
-}
+        "its kernel learning curve from the spectrum alone."),
+    Preset(
+        "Simon et al. 2023 · label noise and a ridge (MLP)",
+        TheorySpec(arch="mlp", depth=2, modes=((1, 0), (2, 1)), noise=0.5, ridge=0.5),
+        "the eigenlearning test error with label noise ε² = 0.5 and ridge δ = 0.5."),
+)
 
 WARM = [(theory, DEFAULT_THEORY)] + [(theory, spec) for spec in PRESETS.values()
                                      if spec != DEFAULT_THEORY]

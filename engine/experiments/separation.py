@@ -88,6 +88,7 @@ import numpy as np
 
 from engine import guard, radial, training
 from engine.cache import Progress, cached
+from engine.presets import Preset, Presets
 
 MODELS = {
     "A": "A: fixed random sigmoid layer → trained sigmoid unit",
@@ -157,20 +158,6 @@ def _train_spec(spec, model: str, width: int, features: int) -> training.TrainSp
 
 
 # ------------------------------------------------------------------------------------ validation
-def _check_int(spec, name: str, lo: int, hi: int) -> None:
-    value = getattr(spec, name)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"`{name}` must be a whole number from {lo} to {hi}, got {value!r}.")
-
-
-def _check_float(spec, name: str, lo: float, hi: float, what: str = "") -> float:
-    value = getattr(spec, name)
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or not lo <= value <= hi):
-        raise ValueError(f"`{name}` must be a number from {lo:g} to {hi:g}{what}, got {value!r}.")
-    return float(value)
-
-
 def _power_of_two(value: int, name: str) -> None:
     if value & (value - 1):
         raise ValueError(f"`{name}` = {value} must be a power of two (the view doubles d from "
@@ -185,16 +172,14 @@ def _check_common(spec) -> dict:
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {spec.optimizer!r}; choose one of "
                          f"{', '.join(OPTIMIZERS)}.")
-    radius = _check_float(spec, "radius", 0.25, 4.0, " (in units of √d)")
-    ratio = _check_float(spec, "ratio", 0.05, 0.95, " (the fraction of points inside the ball)")
-    _check_int(spec, "n_train", 64, 16384)
-    _check_int(spec, "steps", 20, 5000)
-    _check_int(spec, "seeds", 1, 8)
-    lr = getattr(spec, "learning_rate")
-    if (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
-            or not 0 < lr <= 10):
-        raise ValueError(f"`learning_rate` must be a number above 0 and at most 10, got {lr!r}.")
-    return {"radius": radius, "ratio": ratio, "learning_rate": float(lr)}
+    radius = guard.number(spec.radius, "`radius`", 0.25, 4.0, what=" (in units of √d)")
+    ratio = guard.number(spec.ratio, "`ratio`", 0.05, 0.95,
+                         what=" (the fraction of points inside the ball)")
+    guard.whole(spec.n_train, "`n_train`", 64, 16384)
+    guard.whole(spec.steps, "`steps`", 20, 5000)
+    guard.whole(spec.seeds, "`seeds`", 1, 8)
+    lr = guard.number(spec.learning_rate, "`learning_rate`", 0, 10, open_low=True)
+    return {"radius": radius, "ratio": ratio, "learning_rate": lr}
 
 
 ADVICE = "choose a smaller d, width, number of features, n_train, steps or seeds"
@@ -312,14 +297,14 @@ def normalise_dimension(spec: DimensionSpec) -> DimensionSpec:
     if not isinstance(spec, DimensionSpec):
         raise ValueError("Expected a DimensionSpec.")
     floats = _check_common(spec)
-    _check_int(spec, "d_min", 2, 128)
-    _check_int(spec, "d_max", 2, 128)
+    guard.whole(spec.d_min, "`d_min`", 2, 128)
+    guard.whole(spec.d_max, "`d_max`", 2, 128)
     _power_of_two(spec.d_min, "d_min")
     _power_of_two(spec.d_max, "d_max")
     if spec.d_max < spec.d_min:
         raise ValueError(f"`d_max` ({spec.d_max}) must be at least `d_min` ({spec.d_min}).")
-    _check_int(spec, "width", 2, 512)
-    _check_int(spec, "features", 2, 4096)
+    guard.whole(spec.width, "`width`", 2, 512)
+    guard.whole(spec.features, "`features`", 2, 4096)
     return dataclasses.replace(spec, **floats)
 
 
@@ -477,7 +462,7 @@ def normalise_width(spec: WidthSpec) -> WidthSpec:
     if not isinstance(spec, WidthSpec):
         raise ValueError("Expected a WidthSpec.")
     floats = _check_common(spec)
-    _check_int(spec, "d", 2, 128)
+    guard.whole(spec.d, "`d`", 2, 128)
     try:
         widths = tuple(spec.widths)
     except TypeError:
@@ -553,22 +538,46 @@ def width_sweep(spec: WidthSpec, *, progress: Progress = None) -> WidthView:
 DEFAULT_DIMENSION = DimensionSpec()
 DEFAULT_WIDTH = WidthSpec()
 # Presets are named after the paper's result (no figure of this experiment was found: see
-# docs/presets.md); PRESET_NOTES has the gist of each.
-FIT_PRESET_NAME = "Safran & Lee 2022 · 8,192 samples: B fits worse than A at every d (shell)"
-DIMENSION_PRESETS = {
-    "Safran & Lee 2022 · ball indicator, norms in a shell around r": DimensionSpec(),
-    FIT_PRESET_NAME: DimensionSpec(n_train=8192, steps=2000),
-    "Safran & Lee 2022 · norms concentrated near the edge r": DimensionSpec(law="near_edge"),
-    "Safran & Lee 2022 · heavy-tailed radial law": DimensionSpec(law="heavy_tailed"),
-    "Control · unbalanced: 20% of inputs inside the ball": DimensionSpec(ratio=0.2),
-}
-WIDTH_PRESETS = {
-    "Safran & Lee 2022 · width sweep, shell (d = 16)": WidthSpec(),
-    "Safran & Lee 2022 · width sweep, near the edge (d = 16)": WidthSpec(law="near_edge"),
-}
+# docs/presets.md); each preset's note has the gist of each.
 _CLAIM = ("gradient descent learns the ball indicator 1{‖x‖ ≤ r} with two sigmoidal layers, the "
           "first random and frozen, while a one-hidden-layer net stays at a constant error on "
           "some radial laws (our reconstruction of the experiment).")
+FIT_PRESET_NAME = "Safran & Lee 2022 · 8,192 samples: B fits worse than A at every d (shell)"
+DIMENSION_PRESETS = Presets(
+    Preset(
+        "Safran & Lee 2022 · ball indicator, norms in a shell around r",
+        DimensionSpec(),
+        _CLAIM + " Here: ‖x‖ uniform in r(1 ± 0.25), r = √d, d = 4..32."),
+    Preset(
+        FIT_PRESET_NAME,
+        DimensionSpec(n_train=8192, steps=2000),
+        "the shell law with 8 times the samples and twice the steps, so that overfitting "
+        "shrinks: B's training MSE (dotted) stays 2.4 to 4 times A's at every d, but does not "
+        "grow with d."),
+    Preset(
+        "Safran & Lee 2022 · norms concentrated near the edge r",
+        DimensionSpec(law="near_edge"),
+        "the same with ‖x‖ log-normal around r: most inputs sit near the edge, the hard case."),
+    Preset(
+        "Safran & Lee 2022 · heavy-tailed radial law",
+        DimensionSpec(law="heavy_tailed"),
+        "the same with a log-Laplace law: mass on every scale on both sides of r."),
+    Preset(
+        "Control · unbalanced: 20% of inputs inside the ball",
+        DimensionSpec(ratio=0.2),
+        "our control: only 20% of inputs inside, so the constant guess 'outside' is already right "
+        "80% of the time."),
+)
+WIDTH_PRESETS = Presets(
+    Preset(
+        "Safran & Lee 2022 · width sweep, shell (d = 16)",
+        WidthSpec(),
+        "test error against hidden width (random features for A) at d = 16, shell law."),
+    Preset(
+        "Safran & Lee 2022 · width sweep, near the edge (d = 16)",
+        WidthSpec(law="near_edge"),
+        "test error against hidden width at d = 16, norms concentrated near the edge."),
+)
 MEASURED = (
     "Measured (bench/papers.py and the 8,192-sample preset, median of 2 seeds, MSE; the best "
     "constant predictor scores 0.25). At the default (1,024 samples) the one-hidden-layer models "
@@ -579,24 +588,5 @@ MEASURED = (
     "training MSE stays at 0.06–0.08 at every d, 2.4 to 4 times A's 0.02: B does fit worse than "
     "A, but its training error does not grow with d; its test MSE at d = 32 falls to 0.12–0.13.")
 """What the default view and the fit preset show, for the page's caption."""
-PRESET_NOTES = {
-    "Safran & Lee 2022 · ball indicator, norms in a shell around r":
-        _CLAIM + " Here: ‖x‖ uniform in r(1 ± 0.25), r = √d, d = 4..32.",
-    FIT_PRESET_NAME:
-        "the shell law with 8 times the samples and twice the steps, so that overfitting "
-        "shrinks: B's training MSE (dotted) stays 2.4 to 4 times A's at every d, but does not "
-        "grow with d.",
-    "Safran & Lee 2022 · norms concentrated near the edge r":
-        "the same with ‖x‖ log-normal around r: most inputs sit near the edge, the hard case.",
-    "Safran & Lee 2022 · heavy-tailed radial law":
-        "the same with a log-Laplace law: mass on every scale on both sides of r.",
-    "Control · unbalanced: 20% of inputs inside the ball":
-        "our control: only 20% of inputs inside, so the constant guess 'outside' is already right "
-        "80% of the time.",
-    "Safran & Lee 2022 · width sweep, shell (d = 16)":
-        "test error against hidden width (random features for A) at d = 16, shell law.",
-    "Safran & Lee 2022 · width sweep, near the edge (d = 16)":
-        "test error against hidden width at d = 16, norms concentrated near the edge.",
-}
 WARM = ([(dimension_sweep, spec) for spec in DIMENSION_PRESETS.values()]
         + [(width_sweep, spec) for spec in WIDTH_PRESETS.values()])

@@ -26,6 +26,7 @@ import numpy as np
 from engine import guard, tasks, training
 from engine.cache import Progress, cached
 from engine.networks import parameter_count
+from engine.presets import Preset, Presets
 from engine.specs import mlp, tree_cnn, tree_lcn
 
 ARCHITECTURES = {"cnn": "CNN (tree, shared weights)", "lcn": "LCN (tree, no sharing)",
@@ -67,19 +68,6 @@ def parameter_counts(spec) -> np.ndarray:
             layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
             counts[a, i] = parameter_count(layers, d, width=widths)
     return counts
-
-
-def _check_int(spec, name: str, lo: int, hi: int) -> None:
-    value = getattr(spec, name)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"`{name}` must be a whole number from {lo} to {hi}, got {value!r}.")
-
-
-def _check_float(spec, name: str, lo: float, hi: float) -> None:
-    value = getattr(spec, name)
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo < value <= hi):
-        raise ValueError(f"`{name}` must be a number above {lo:g} and at most {hi:g}, "
-                         f"got {value!r}.")
 
 
 def _power_of_two(value: int, name: str) -> None:
@@ -126,20 +114,20 @@ def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexityS
         raise ValueError("Choose the target 'sparse_product' or 'quadratic'.")
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Choose the optimizer among {', '.join(OPTIMIZERS)}.")
-    _check_int(spec, "d_min", 4, D_MAX)
-    _check_int(spec, "d_max", 4, D_MAX)
+    guard.whole(spec.d_min, "`d_min`", 4, D_MAX)
+    guard.whole(spec.d_max, "`d_max`", 4, D_MAX)
     _power_of_two(spec.d_min, "d_min")
     _power_of_two(spec.d_max, "d_max")
     if spec.d_max < spec.d_min:
         raise ValueError("`d_max` must be at least `d_min`.")
-    _check_int(spec, "n_max", 64, 8192)
+    guard.whole(spec.n_max, "`n_max`", 64, 8192)
     _power_of_two(spec.n_max, "n_max")
-    _check_int(spec, "seeds", 1, 8)
-    _check_int(spec, "steps", 100, 5000)
-    _check_int(spec, "channels", 1, CHANNEL_CAP)
-    _check_int(spec, "width", 4, 512)
-    _check_float(spec, "threshold", 0.0, 1.0)
-    _check_float(spec, "learning_rate", 0.0, 100.0)
+    guard.whole(spec.seeds, "`seeds`", 1, 8)
+    guard.whole(spec.steps, "`steps`", 100, 5000)
+    guard.whole(spec.channels, "`channels`", 1, CHANNEL_CAP)
+    guard.whole(spec.width, "`width`", 4, 512)
+    guard.number(spec.threshold, "`threshold`", 0.0, 1.0, open_low=True)
+    guard.number(spec.learning_rate, "`learning_rate`", 0.0, 100.0, open_low=True)
     return dataclasses.replace(spec, threshold=float(spec.threshold),
                                learning_rate=float(spec.learning_rate))
 
@@ -332,8 +320,8 @@ def partial_tree(d: int, s: int, depth: int) -> list[dict]:
 def normalise_depth(spec: DepthSpec) -> DepthSpec:
     if not isinstance(spec, DepthSpec):
         raise ValueError("Expected a DepthSpec.")
-    _check_int(spec, "d", 4, 256)
-    _check_int(spec, "s", 2, 16)
+    guard.whole(spec.d, "`d`", 4, 256)
+    guard.whole(spec.s, "`s`", 2, 16)
     _levels(spec.d, spec.s)
     if spec.target not in tasks.TARGETS:
         raise ValueError(f"Unknown target {spec.target!r}; choose one of {', '.join(tasks.TARGETS)}.")
@@ -341,10 +329,10 @@ def normalise_depth(spec: DepthSpec) -> DepthSpec:
     if not channels or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 256
                            for c in channels):
         raise ValueError("Channels must be whole numbers from 1 to 256.")
-    _check_int(spec, "n_train", 64, 8192)
-    _check_int(spec, "seeds", 1, 8)
-    _check_int(spec, "steps", 100, 5000)
-    _check_float(spec, "learning_rate", 0.0, 1.0)
+    guard.whole(spec.n_train, "`n_train`", 64, 8192)
+    guard.whole(spec.seeds, "`seeds`", 1, 8)
+    guard.whole(spec.steps, "`steps`", 100, 5000)
+    guard.number(spec.learning_rate, "`learning_rate`", 0.0, 1.0, open_low=True)
     return dataclasses.replace(spec, channels=tuple(sorted(set(channels))),
                                learning_rate=float(spec.learning_rate))
 
@@ -421,17 +409,38 @@ DEFAULT_DEPTH = DepthSpec()
 SPARSE_PRESET = SampleComplexitySpec(target="sparse_product", d_max=32)
 # Presets are named after the paper's figure where one was read and the preset reproduces its claim
 # (docs/presets.md lists the figures, their sources and how each preset differs), else after the
-# result; PRESET_NOTES has the gist, as measured by bench/papers.py.
-SAMPLE_PRESETS = {
-    "Wang & Wu 2023 · separation: CNN < LCN < FCN ≈ d² (quadratic target)": DEFAULT_SAMPLES,
-    "Wang & Wu 2023 · sparse target x₀·x_{d−1}: not reproduced by plain training": SPARSE_PRESET,
-}
-DEPTH_PRESETS = {
-    "Wang & Wu 2023 · universal at depth log₂ d (d = 16, filter 2)": DepthSpec(),
-    "Wang & Wu 2023 · universal at depth log₃ d (d = 27, filter 3)": DepthSpec(d=27, s=3),
-    "Wang & Wu 2023 · Fig. 2's CNN (filter 4) on a long-range target (d = 16)":
+# result; each preset's note has the gist, as measured by bench/papers.py.
+SAMPLE_PRESETS = Presets(
+    Preset(
+        "Wang & Wu 2023 · separation: CNN < LCN < FCN ≈ d² (quadratic target)",
+        DEFAULT_SAMPLES,
+        "their separation: on a simple regression task CNNs need Õ(log² d) samples, LCNs Ω(d) "
+        "and FCNs Ω(d²). Here: samples needed against d = 8..64 on the quadratic target; the "
+        "ordering and the slopes reproduce it (the caption has the numbers)."),
+    Preset(
+        "Wang & Wu 2023 · sparse target x₀·x_{d−1}: not reproduced by plain training",
+        SPARSE_PRESET,
+        "their Fig. 2 trains a CNN (filter 4, 4 channels, Adam) on sparse long-range targets at "
+        "d = 4096. Here, on x₀·x_{d−1} at d = 8..32, the tree CNN needs more samples than the "
+        "FCN: this preset shows the disagreement (the caption says why)."),
+)
+DEPTH_PRESETS = Presets(
+    Preset(
+        "Wang & Wu 2023 · universal at depth log₂ d (d = 16, filter 2)",
+        DepthSpec(),
+        "their universality result: depth O(log d) suffices with downsampling and multichanneling "
+        "(no figure found). Here: the training error drops once the receptive field 2^L covers "
+        "all 16 inputs."),
+    Preset(
+        "Wang & Wu 2023 · universal at depth log₃ d (d = 27, filter 3)",
+        DepthSpec(d=27, s=3),
+        "the same result with filter = stride 3: the error drops at depth log₃ 27 = 3."),
+    Preset(
+        "Wang & Wu 2023 · Fig. 2's CNN (filter 4) on a long-range target (d = 16)",
         DepthSpec(d=16, s=4, target="sparse_product", channels=(1, 4, 16), steps=1000),
-}
+        "the filter size 4 and 4 channels of their Fig. 2, on x₀·x₁₅ at d = 16: only the depth-2 "
+        "tree (receptive field 16) sees both coordinates and fits it."),
+)
 MEASURED = (
     "Measured at the default (quadratic target, 4 seeds, bench/papers.py): median n* 34 → 71 → "
     "96 → 131 for the CNN and 33 → 87 → 228 → 665 for the LCN at d = 8, 16, 32, 64; 61 → 204 → "
@@ -443,24 +452,5 @@ MEASURED_SPARSE = (
     "than the FCN: median n* 145 → 564 → 1,172 (CNN), 204 → 335 → 1,025 (LCN), 60 → 187 → 674 "
     "(FCN); slopes 1.51, 1.16, 1.74.")
 """What the sparse-target preset shows (`bench/papers.py`)."""
-PRESET_NOTES = {
-    "Wang & Wu 2023 · separation: CNN < LCN < FCN ≈ d² (quadratic target)":
-        "their separation: on a simple regression task CNNs need Õ(log² d) samples, LCNs Ω(d) "
-        "and FCNs Ω(d²). Here: samples needed against d = 8..64 on the quadratic target; the "
-        "ordering and the slopes reproduce it (the caption has the numbers).",
-    "Wang & Wu 2023 · sparse target x₀·x_{d−1}: not reproduced by plain training":
-        "their Fig. 2 trains a CNN (filter 4, 4 channels, Adam) on sparse long-range targets at "
-        "d = 4096. Here, on x₀·x_{d−1} at d = 8..32, the tree CNN needs more samples than the "
-        "FCN: this preset shows the disagreement (the caption says why).",
-    "Wang & Wu 2023 · universal at depth log₂ d (d = 16, filter 2)":
-        "their universality result: depth O(log d) suffices with downsampling and multichanneling "
-        "(no figure found). Here: the training error drops once the receptive field 2^L covers "
-        "all 16 inputs.",
-    "Wang & Wu 2023 · universal at depth log₃ d (d = 27, filter 3)":
-        "the same result with filter = stride 3: the error drops at depth log₃ 27 = 3.",
-    "Wang & Wu 2023 · Fig. 2's CNN (filter 4) on a long-range target (d = 16)":
-        "the filter size 4 and 4 channels of their Fig. 2, on x₀·x₁₅ at d = 16: only the depth-2 "
-        "tree (receptive field 16) sees both coordinates and fits it.",
-}
 WARM = ([(sample_complexity, spec) for spec in SAMPLE_PRESETS.values()]
         + [(depth_sweep, spec) for spec in DEPTH_PRESETS.values()])
