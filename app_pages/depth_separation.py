@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from ui.links import controls_of
 from ui.papers import cite
 from engine.experiments import separation as sep
 from figures import separation as figs
@@ -18,19 +19,6 @@ SIZES = [256, 512, 1024, 2048, 4096, 8192]
 STEPS = [100, 250, 500, 1000, 2000, 4000]
 WIDTHS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
 FEATURES = [16, 64, 256, 1024, 2048, 4096]
-COMMON = {"law": "law", "ratio": "ratio", "n_train": "n_train", "steps": "steps",
-          "lr": "learning_rate", "opt": "optimizer", "seeds": "seeds"}
-DIMENSION_NAMES = {**COMMON, "d_min": "d_min", "d_max": "d_max", "width": "width",
-                   "features": "features"}
-WIDTH_NAMES = {**COMMON, "w_d": "d"}
-
-
-def _preset(spec, names: dict) -> dict:
-    return {url: getattr(spec, field) for url, field in names.items()}
-
-
-def _width_preset(spec: sep.WidthSpec) -> dict:
-    return {**_preset(spec, WIDTH_NAMES), "w_min": min(spec.widths), "w_max": max(spec.widths)}
 
 
 def common_controls(controls: ui.UrlControls, default) -> dict:
@@ -92,7 +80,7 @@ def charts(view, index: int, metric: str, file_name: str) -> None:
 def dimension_page(controls: ui.UrlControls) -> None:
     default = sep.DEFAULT_DIMENSION
     controls.presets("Presets", sep.DIMENSION_PRESETS,
-                     lambda preset: _preset(preset.spec, DIMENSION_NAMES))
+                     lambda preset: controls_of("depth_separation", "dimension", preset.spec))
     common = common_controls(controls, default)
     d_min = controls.select_slider("d_min", "Smallest d", POWERS, default=default.d_min)
     d_max = controls.select_slider("d_max", "Largest d", [p for p in POWERS if p >= d_min],
@@ -112,7 +100,8 @@ def dimension_page(controls: ui.UrlControls) -> None:
 
 def width_page(controls: ui.UrlControls) -> None:
     default = sep.DEFAULT_WIDTH
-    controls.presets("Presets", sep.WIDTH_PRESETS, lambda preset: _width_preset(preset.spec))
+    controls.presets("Presets", sep.WIDTH_PRESETS,
+                     lambda preset: controls_of("depth_separation", "width", preset.spec))
     common = common_controls(controls, default)
     d = controls.select_slider("w_d", "Input dimension d", POWERS, default=default.d)
     w_min = controls.select_slider("w_min", "Smallest width", WIDTHS, default=min(default.widths))

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 import ui
+from ui.links import controls_of
 from ui.papers import cite
 from engine.experiments import eigenstructure as eig
 from figures import eigenstructure as figs
@@ -18,22 +19,10 @@ PAGE = "eig"
 ACTIVATIONS = {a: ACTIVATION_NAMES[a] for a in ("relu", "erf", "gelu", "tanh", "sigmoid")}
 
 
-def _as_controls(spec, names: dict) -> dict:
-    """A spec's fields under their URL names, for a preset."""
-    return {url: getattr(spec, field) for url, field in names.items()}
-
-
-HYPERCUBE_NAMES = {"arch": "arch", "d": "d", "depth": "depth", "filter": "filter_size",
-                   "readout": "readout", "act": "activation", "w_std": "w_std", "b_std": "b_std",
-                   "kernel": "kernel"}
-SPHERE_NAMES = {"sphere_d": "d", "layers": "layers", "sphere_act": "activation",
-                "sphere_b_std": "b_std", "k_max": "k_max", "fit_from": "fit_from"}
-
-
 def hypercube_controls(controls: ui.UrlControls) -> eig.HypercubeSpec:
     default = eig.DEFAULT_HYPERCUBE
     controls.presets("Presets", eig.HYPERCUBE_PRESETS,
-                     lambda preset: _as_controls(preset.spec, HYPERCUBE_NAMES))
+                     lambda preset: controls_of("eigenstructure", "hypercube", preset.spec))
     arch = controls.selectbox("arch", "Architecture", eig.ARCHITECTURES, default=default.arch,
                               help="MLP: dense layers. Shallow CNN: one conv layer (stride 1, "
                                    "circular padding) under a dense head. Deep tree CNN / LCN: "
@@ -151,7 +140,7 @@ def hypercube_page(controls: ui.UrlControls) -> None:
 def sphere_controls(controls: ui.UrlControls) -> eig.SphereSpec:
     default = eig.DEFAULT_SPHERE
     controls.presets("Presets", eig.SPHERE_PRESETS,
-                     lambda preset: _as_controls(preset.spec, SPHERE_NAMES))
+                     lambda preset: controls_of("eigenstructure", "sphere", preset.spec))
     d = controls.slider("sphere_d", "Input dimension d (sphere in R^d)", 2, eig.SPHERE_D_MAX,
                         default=default.d)
     layers = controls.slider("layers", "Deepest network L (layers)", 2, eig.SPHERE_LAYERS_MAX,

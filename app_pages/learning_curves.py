@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from ui.links import controls_of, link, mode_token
 from ui.papers import cite
 from engine import locality
 from engine.experiments import depth_locality as loc
@@ -23,14 +24,6 @@ STEPS = [250, 500, 1000, 2000, 4000]
 SMALLEST = [16, 32, 64, 128, 256, 512]
 OPTIMIZERS = {"momentum": "SGD with momentum", "adam": "Adam", "sgd": "SGD"}
 WIDTHS = [16, 32, 64, 128, 256, 512]
-LOCALITY_NAMES = {"inputs": "distribution", "d": "d", "k": "k", "lr_n_min": "n_min",
-                  "lr_n_max": "n_max", "lr_opt": "optimizer",
-                  "lr_seeds": "seeds", "lr_steps": "steps", "lr_width": "width",
-                  "lr_lr": "learning_rate", "lr_kernel": "kernel", "lr_ridge": "ridge"}
-
-
-def _as_controls(spec, names: dict) -> dict:
-    return {url: getattr(spec, field) for url, field in names.items()}
 
 
 def _divisors(d: int) -> list[int]:
@@ -38,9 +31,9 @@ def _divisors(d: int) -> list[int]:
 
 
 def _locality_preset(preset) -> dict:
-    spec = preset.spec
-    return {**_as_controls(spec, LOCALITY_NAMES), "max_depth": max(spec.depths),
-            "lr_at_n": preset.controls.get("at_n", spec.sizes[-1])}
+    """A preset's controls; `at_n` (the n its depth chart is drawn at) where it has one."""
+    at = {"lr_at_n": preset.controls["at_n"]} if "at_n" in preset.controls else {}
+    return controls_of("learning_curves", "locality", preset.spec, **at)
 
 
 def locality_page(controls: ui.UrlControls) -> None:
@@ -113,24 +106,14 @@ def locality_page(controls: ui.UrlControls) -> None:
                 file_name="depth_locality.csv", key=f"{PAGE}_locality_csv")
 
 
-THEORY_NAMES = {"th_arch": "arch", "th_d": "d", "th_depth": "depth", "th_filter": "filter_size",
-                "th_act": "activation", "th_kernel": "kernel", "target": "target", "th_k": "k",
-                "ridge": "ridge", "noise": "noise", "th_n_max": "n_max", "th_seeds": "seeds"}
 TARGETS = {"modes": "Eigenmodes (frequency, spread)", "k_local": "k-local label",
            "k_global": "k-global label"}
 
 
-def _token(mode) -> str:
-    return f"{mode[0]}-{mode[1]}"
-
-
-def _theory_preset(spec: kt.TheorySpec) -> dict:
-    return {**_as_controls(spec, THEORY_NAMES), "modes": [_token(m) for m in spec.modes]}
-
-
 def theory_page(controls: ui.UrlControls) -> None:
     default = kt.DEFAULT_THEORY
-    controls.presets("Presets", kt.PRESETS, lambda preset: _theory_preset(preset.spec))
+    controls.presets("Presets", kt.PRESETS,
+                     lambda preset: controls_of("learning_curves", "theory", preset.spec))
     arch = controls.selectbox("th_arch", "Kernel of", eig.ARCHITECTURES, default=default.arch)
     d = controls.slider("th_d", "Input dimension d", kt.D_MIN, kt.D_MAX, default=default.d)
     depth, filter_size = default.depth, default.filter_size
@@ -158,9 +141,9 @@ def theory_page(controls: ui.UrlControls) -> None:
             controls.finish()
             st.error(str(error), icon="🚫")
             st.stop()
-        options = {_token(m): figs.mode_name(*m) for m in offered}
+        options = {mode_token(m): figs.mode_name(*m) for m in offered}
         chosen = controls.multiselect("modes", "Target modes (equal weights)", options,
-                                      default=[_token(m) for m in default.modes],
+                                      default=[mode_token(m) for m in default.modes],
                                       most=kt.MODES_MAX,
                                       help="Each mode is the Walsh monomial χ_S of smallest S "
                                            "with that frequency |S| and spatial spread (see the "
@@ -188,9 +171,10 @@ def theory_page(controls: ui.UrlControls) -> None:
         st.caption(f"From n = {view.rank:,.0f} on (the number of nonzero eigenvalues) every mode is "
                    "learned and the predicted test error is 0: not drawn on the log axis.")
     ui.chart(figs.learnability_figure(view), key=f"{PAGE}_learnability")
+    spectrum = link("eigenstructure", "hypercube", kt.hypercube_spec(spec))
     st.markdown("**Target modes**: the eigenfunctions the target is made of, with their "
                 f"eigenvalues. See them among all {2 ** spec.d:,} modes on the "
-                f"[Eigenstructure page](/eigenstructure?{_eigenstructure_query(spec)}).")
+                f"[Eigenstructure page]({spectrum}).")
     st.dataframe(figs.modes_table(view), hide_index=True,
                  column_config={"eigenvalue λ": st.column_config.NumberColumn(format="%.3e"),
                                 "share of target variance":
@@ -215,14 +199,6 @@ def theory_page(controls: ui.UrlControls) -> None:
         paper=cite("simon", "bordelon"))
     ui.download("Curves (CSV)", csv(figs.theory_table(view), f"Kernel theory, {spec}"),
                 file_name="learning_curve_theory.csv", key=f"{PAGE}_theory_csv")
-
-
-def _eigenstructure_query(spec: kt.TheorySpec) -> str:
-    depth = f"&depth={spec.depth}" if spec.arch in ("mlp", "shallow_cnn") else ""
-    filter_size = f"&filter={spec.filter_size}" if spec.arch != "mlp" else ""
-    readout = "&readout=flatten" if spec.arch == "shallow_cnn" else ""
-    return (f"view=hypercube&arch={spec.arch}&d={spec.d}{depth}{filter_size}{readout}"
-            f"&act={spec.activation}&kernel={spec.kernel}")
 
 
 st.title("Learning curves")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from ui.links import controls_of
 from ui.papers import cite
 from engine import tasks
 from engine.experiments import universality as uni
@@ -17,26 +18,13 @@ POWERS = [4, 8, 16, 32, 64, 128]
 SIZES = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
 STEPS = [250, 500, 1000, 2000, 4000]
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD"}
-SAMPLE_NAMES = {"target": "target", "d_min": "d_min", "d_max": "d_max", "n_max": "n_max",
-                "seeds": "seeds", "threshold": "threshold", "steps": "steps", "opt": "optimizer",
-                "lr": "learning_rate", "channels": "channels", "width": "width"}
-DEPTH_NAMES = {"s": "s", "depth_d": "d", "depth_target": "target", "n_train": "n_train",
-               "depth_seeds": "seeds", "depth_steps": "steps"}
 DEPTH_STEPS = sorted({*STEPS, uni.DEFAULT_DEPTH.steps})
-
-
-def _preset(spec, names) -> dict:
-    return {url: getattr(spec, field) for url, field in names.items()}
-
-
-def _depth_preset(spec: uni.DepthSpec) -> dict:
-    return {**_preset(spec, DEPTH_NAMES), "max_channels": max(spec.channels)}
 
 
 def sample_page(controls: ui.UrlControls) -> None:
     default = uni.DEFAULT_SAMPLES
     controls.presets("Presets", uni.SAMPLE_PRESETS,
-                     lambda preset: _preset(preset.spec, SAMPLE_NAMES))
+                     lambda preset: controls_of("universality", "samples", preset.spec))
     target = controls.selectbox("target", "Target", {k: tasks.TARGETS[k] for k in
                                                      ("sparse_product", "quadratic")},
                                 default=default.target)
@@ -108,7 +96,8 @@ def sample_page(controls: ui.UrlControls) -> None:
 
 def depth_page(controls: ui.UrlControls) -> None:
     default = uni.DEFAULT_DEPTH
-    controls.presets("Presets", uni.DEPTH_PRESETS, lambda preset: _depth_preset(preset.spec))
+    controls.presets("Presets", uni.DEPTH_PRESETS,
+                     lambda preset: controls_of("universality", "depth", preset.spec))
     s = controls.slider("s", "Filter size = stride s", 2, 4, default=default.s)
     choices = [s ** k for k in range(2, 8) if s ** k <= 64]
     d = controls.select_slider("depth_d", "Input dimension d", choices,

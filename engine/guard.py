@@ -118,8 +118,9 @@ def check_types(spec: Any) -> Any:
 # are the same everywhere.
 
 
-def whole(value: Any, name: str, lowest: int, highest: Optional[int] = None) -> int:
-    """`value` as an int in `[lowest, highest]` (`highest=None`: no upper bound); `ValueError`
+def whole(value: Any, name: str, lowest: Optional[int] = None,
+          highest: Optional[int] = None) -> int:
+    """`value` as an int in `[lowest, highest]` (None: no bound on that side); `ValueError`
     naming `name` otherwise. Python and numpy integers pass, and floats with no fraction (`8.0`);
     booleans do not.
 
@@ -136,7 +137,7 @@ def whole(value: Any, name: str, lowest: int, highest: Optional[int] = None) -> 
         return int(value)
     if not integral:
         raise ValueError(f"{name} must be a whole number, got {shown(value)}.")
-    if value < lowest:
+    if lowest is not None and value < lowest:
         raise ValueError(f"{name} must be at least {lowest}, got {shown(value)}.")
     return int(value)
 

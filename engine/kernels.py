@@ -35,7 +35,7 @@ import dataclasses
 import functools
 import math
 import numbers
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -386,6 +386,28 @@ def _kernel_block(stages: list, x1, x2, identical):
     return state[0], state[1]
 
 
+def kernel_blocks(plan: "KernelPlan", tasks: Sequence, inputs: Callable) -> Iterator:
+    """The plan's NNGP and NTK on blocks of pairs, in the order of `tasks`: `inputs(task)` gives
+    a block's `(x1, x2, identical)` (rows of the plan's block shape, and the bool mask of pairs
+    that are the same input, whose correlation is pinned to 1), and each is yielded as
+    `(task, KernelPair)` of numpy blocks. JAX dispatches asynchronously, so `_IN_FLIGHT` blocks
+    compute while the previous one is copied out. `nngp_ntk` and the hypercube's kernel row
+    (`engine.spectra`) both run through here."""
+    stages = _stage_functions(plan)
+    in_flight = collections.deque()
+
+    def oldest():
+        task, (nngp_blk, ntk_blk) = in_flight.popleft()
+        return task, KernelPair(np.asarray(nngp_blk), np.asarray(ntk_blk))
+
+    for task in tasks:
+        in_flight.append((task, _kernel_block(stages, *inputs(task))))
+        if len(in_flight) == _IN_FLIGHT:
+            yield oldest()
+    while in_flight:
+        yield oldest()
+
+
 # --- Public entry point --------------------------------------------------------------------------
 
 
@@ -479,29 +501,18 @@ def _evaluate(plan: KernelPlan, x1: np.ndarray, x2: Optional[np.ndarray],
     # Identical rows (an input with itself, or repeated inputs) get rho = 1 exactly.
     ids = _row_ids(np.concatenate([xa, xb]))
     ids_a, ids_b = ids[:len(xa)], ids[len(xa):]
-    stages = _stage_functions(plan)
     # Each row block goes to the device once, however many blocks it takes part in.
     rows_a = {i: jnp.asarray(xa[i:i + b1]) for i in {i for i, _ in tasks}}
     rows_b = rows_a if plan.symmetric else {j: jnp.asarray(xb[j:j + b2]) for j in {j for _, j in tasks}}
     distinct = jnp.zeros((b1, b2), dtype=bool)
 
-    def launch(task):
+    def inputs(task):
         i, j = task
         identical = ids_a[i:i + b1, None] == ids_b[None, j:j + b2]
-        identical = jnp.asarray(identical) if identical.any() else distinct
-        return _kernel_block(stages, rows_a[i], rows_b[j], identical)
+        return rows_a[i], rows_b[j], jnp.asarray(identical) if identical.any() else distinct
 
-    def finished():
-        in_flight = collections.deque()
-        for task in tasks:
-            in_flight.append((task, launch(task)))
-            if len(in_flight) == _IN_FLIGHT:
-                yield in_flight.popleft()
-        yield from in_flight
-
-    for done, ((i, j), (nngp_blk, ntk_blk)) in enumerate(finished(), 1):
-        _store(nngp_out, ntk_out, i, j, np.asarray(nngp_blk), np.asarray(ntk_blk), n1, n2,
-               plan.symmetric)
+    for done, ((i, j), blocks) in enumerate(kernel_blocks(plan, tasks, inputs), 1):
+        _store(nngp_out, ntk_out, i, j, blocks.nngp, blocks.ntk, n1, n2, plan.symmetric)
         if progress is not None:
             progress(done, len(tasks))
     return KernelPair(nngp_out, ntk_out)

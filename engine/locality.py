@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.walsh import hypercube_points, walsh_hadamard
+
 LABELS = {"k_local": "k-local: ∏_{i<k} sign(x_i)",
           "k_global": "k-global: ∏_{j<k} sign(Σ_{i∈B_j} x_i)"}
 INPUTS = {"hypercube": "uniform on {−1, +1}^d", "gaussian": "Gaussian N(0, I_d)"}
@@ -77,9 +79,7 @@ def label(kind: str, x, k: int) -> np.ndarray:
 
 def walsh_coefficients(kind: str, d: int, k: int) -> np.ndarray:
     """Coefficients `v_S = E_x[y(x) chi_S(x)]` of the label on the uniform hypercube, indexed by
-    bit mask `S` as in `engine.spectra` (bit `i` set: `i in S`; a point with bit `i` set has
+    bit mask `S` as in `engine.walsh` (bit `i` set: `i in S`; a point with bit `i` set has
     `x_i = -1`), from one Walsh–Hadamard transform of the labels of all `2^d` points; float64,
     shape `(2^d,)`, with `sum_S v_S^2 = 1` (the labels are +-1)."""
-    from engine.spectra import hypercube_points, walsh_hadamard
-
     return walsh_hadamard(label(kind, hypercube_points(d), k)) / 2.0 ** d

@@ -43,6 +43,8 @@ from typing import Callable, Optional
 import numpy as np
 import scipy.linalg
 
+from engine.walsh import walsh_hadamard
+
 
 def kernel_ridge(k_train, y_train, k_cross, ridge: float = 0.0) -> np.ndarray:
     """Predictions `K_* (K + ridge I)^{-1} y` at the test inputs, float64.
@@ -143,7 +145,7 @@ class HypercubeCurve:
 
 def hypercube_training_draws(d: int, n: int, *, seeds: int, seed: int = 0) -> tuple:
     """The training sets `hypercube_learning_curve` uses: `(points, noise)`, both of shape
-    `(seeds, n)`: point indices (bit masks, `engine.spectra.hypercube_points` order) drawn
+    `(seeds, n)`: point indices (bit masks, `engine.walsh.hypercube_points` order) drawn
     i.i.d. uniformly with replacement, and standard normal label noise, from numpy's PCG64 seeded
     with `seed` (points first, then noise). A curve uses the first `n_j` of each row for size `n_j`,
     so the training sets of one seed are nested."""
@@ -171,21 +173,19 @@ def _check_count(value, name: str, least: int) -> int:
     return int(value)
 
 
-def _hypercube_row(row_or_layers, d: int, kernel: str) -> np.ndarray:
-    if isinstance(row_or_layers, np.ndarray):
-        row = np.asarray(row_or_layers, dtype=np.float64)
-        if row.shape != (2 ** d,):
-            raise ValueError(f"The kernel row must have shape (2^d,) = ({2 ** d},), got "
-                             f"{row.shape}.")
-        return row
-    from engine.spectra import hypercube_kernel_row
+def _hypercube_row(row, d: int) -> np.ndarray:
+    try:
+        row = np.asarray(row, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"The kernel row must be an array of shape (2^d,) = ({2 ** d},) (as "
+                         "engine.spectra.hypercube_kernel_row gives).") from None
+    if row.shape != (2 ** d,):
+        raise ValueError(f"The kernel row must have shape (2^d,) = ({2 ** d},), got {row.shape}.")
+    return row
 
-    return hypercube_kernel_row(row_or_layers, d, kernel)
 
-
-def hypercube_learning_curve(row_or_layers, d: int, coefficients, sizes, *, seeds: int = 1,
-                             ridge: float = 0.0, noise: float = 0.0, kernel: str = "ntk",
-                             seed: int = 0,
+def hypercube_learning_curve(row, d: int, coefficients, sizes, *, seeds: int = 1,
+                             ridge: float = 0.0, noise: float = 0.0, seed: int = 0,
                              progress: Optional[Callable[[int, int], None]] = None
                              ) -> HypercubeCurve:
     """Kernel (ridge) regression on `{-1, +1}^d`, exact, at every training-set size and seed.
@@ -203,15 +203,14 @@ def hypercube_learning_curve(row_or_layers, d: int, coefficients, sizes, *, seed
     `2^d`.
 
     Args:
-        row_or_layers: the kernel row `K(x_X, 1)` over all `2^d` points (a numpy array, as from
-            `engine.spectra.hypercube_kernel_row`), or layer dicts to compute it from.
+        row: the kernel row `K(x_X, 1)` over all `2^d` points (as
+            `engine.spectra.hypercube_kernel_row` gives it).
         d: input dimension.
         coefficients: the target's Walsh coefficients `v_S`, shape `(2^d,)` (bit masks).
         sizes: training-set sizes (whole numbers >= 1).
         seeds: independent training sets per size.
         ridge: `delta >= 0` added to the Gram matrix.
         noise: label-noise variance `eps^2 >= 0` (training and test labels).
-        kernel: `"ntk"` or `"nngp"` when `row_or_layers` is layers.
         seed: seeds numpy's PCG64 for the draws.
         progress: called as `progress(done, total)` after each (seed, size).
 
@@ -220,15 +219,15 @@ def hypercube_learning_curve(row_or_layers, d: int, coefficients, sizes, *, seed
 
     Example:
         >>> from engine.specs import mlp
+        >>> from engine.spectra import hypercube_kernel_row
         >>> v = np.zeros(2 ** 6); v[0b11] = 1.0      # target x_0 x_1
-        >>> curve = hypercube_learning_curve(mlp(2, b_std=0.5), 6, v, [4, 64], seeds=3)
+        >>> row = hypercube_kernel_row(mlp(2, b_std=0.5), 6)
+        >>> curve = hypercube_learning_curve(row, 6, v, [4, 64], seeds=3)
         >>> curve.test_mse.shape, bool(np.all(curve.test_mse[:, 1] < curve.test_mse[:, 0]))
         ((3, 2), True)
     """
-    from engine.spectra import walsh_hadamard
-
     d = _check_count(d, "d", 1)
-    row = _hypercube_row(row_or_layers, d, kernel)
+    row = _hypercube_row(row, d)
     v = np.asarray(coefficients, dtype=np.float64)
     if v.shape != (2 ** d,):
         raise ValueError(f"coefficients must hold one Walsh coefficient per set S, shape "
@@ -261,8 +260,6 @@ def hypercube_learning_curve(row_or_layers, d: int, coefficients, sizes, *, seed
 
 def _fit_on_cube(row, lam, v, points, labels, ridge) -> tuple:
     """`(population error against f*, train MSE, distinct points)` of one training set."""
-    from engine.spectra import walsh_hadamard
-
     unique, inverse, counts = np.unique(points, return_inverse=True, return_counts=True)
     mean = np.bincount(inverse, weights=labels) / counts
     gram = row[unique[:, None] ^ unique[None, :]]

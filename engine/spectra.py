@@ -45,7 +45,6 @@ References:
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import math
@@ -56,13 +55,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine import kernels
-from engine.guard import shown
+from engine.guard import shown, whole
 from engine.kernels import FULL, kernel_plan, nngp_ntk
 from engine.specs import Conv, GlobalAvgPool, is_spatial, parse_layers, signal_lengths
+from engine.walsh import (  # noqa: F401 (the Walsh basis, re-exported for the spectra's users)
+    MAX_D, check_cube_d, hypercube_points, point_rows, walsh_frequency, walsh_hadamard,
+    walsh_hadamard_inplace)
 
 KERNELS = ("ntk", "nngp")
-MAX_D = 24
-"""Largest `d` on the Walsh route: 2^24 eigenvalues are 128 MiB of float64."""
 MAX_DENSE_D = 12
 """Largest `d` on the dense route: a 4096 x 4096 eigendecomposition."""
 LEVEL_RTOL = 1e-9
@@ -90,107 +90,6 @@ def _check_kernel(kernel) -> int:
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be 'ntk' or 'nngp', got {shown(kernel)}.")
     return 0 if kernel == "nngp" else 1
-
-
-def _whole(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ValueError(f"{name} must be a whole number, got {shown(value)}.")
-    return int(value)
-
-
-def _gib(log2_bytes: int) -> str:
-    """`2^log2_bytes` bytes in GiB for a message, never computing the power for a huge exponent
-    (a hostile `d = 10^30` must not build a 10^30-bit integer)."""
-    return f"{2.0 ** (log2_bytes - 30):,.1f} GiB" if log2_bytes < 100 else f"2^{log2_bytes - 30} GiB"
-
-
-def _check_cube_d(d, most: int = MAX_D, route: str = "") -> int:
-    d = _whole(d, "d")
-    if d < 1:
-        raise ValueError(f"d must be at least 1, got {d}.")
-    if d > most:
-        if d.bit_length() > 40:  # a hostile d (10^302 from a float): its digits are no sentence
-            raise ValueError(f"d = 2^{d.bit_length() - 1} or more is far too large: the hypercube "
-                             f"{{-1, 1}}^d has 2^d points; choose d <= {most}.")
-        if most == MAX_D:
-            raise ValueError(f"d = {d} gives 2^{d} eigenvalues ({_gib(d + 3)} as float64, "
-                             f"and as many kernel evaluations); choose d <= {MAX_D}.")
-        raise ValueError(f"d = {d} is too large for {route}: it diagonalises a 2^{d} x 2^{d} "
-                         f"matrix ({_gib(2 * d + 3)}); "
-                         "choose "
-                         f"d <= {most}, or use hypercube_eigenvalues where Walsh monomials are "
-                         "eigenfunctions (no pooling after a weight-shared conv).")
-    return d
-
-
-# --- Walsh basis ---------------------------------------------------------------------------------
-
-
-def hypercube_points(d: int) -> np.ndarray:
-    """All `2^d` points of `{-1, +1}^d` in bit order: row `X` has `x_i = 1 - 2 * bit_i(X)`.
-
-    >>> hypercube_points(2)
-    array([[ 1.,  1.],
-           [-1.,  1.],
-           [ 1., -1.],
-           [-1., -1.]])
-    """
-    d = _check_cube_d(d)
-    return _points(np.arange(2 ** d), d)
-
-
-def _points(index: np.ndarray, d: int) -> np.ndarray:
-    """Rows of the hypercube for the point indices `index` (bits past `d` are ignored)."""
-    bits = (index[:, None] >> np.arange(d)) & 1
-    return 1.0 - 2.0 * bits
-
-
-def walsh_frequency(d: int) -> np.ndarray:
-    """`|S|` (the number of set bits) of every bit mask `S = 0 .. 2^d - 1`, as `int8`.
-
-    >>> walsh_frequency(3)
-    array([0, 1, 1, 2, 1, 2, 2, 3], dtype=int8)
-    """
-    d = _check_cube_d(d)
-    return np.bitwise_count(np.arange(2 ** d, dtype=np.uint32)).astype(np.int8)
-
-
-def walsh_hadamard(values) -> np.ndarray:
-    """Unnormalised Walsh–Hadamard transform along the first axis, natural (Sylvester) order:
-
-        out[S] = sum_X values[X] (-1)^popcount(S & X),
-
-    i.e. `scipy.linalg.hadamard(2^d) @ values`, in O(d 2^d) by butterflies. Returns a new float64
-    array; the length of the first axis must be a power of two. Applying it twice multiplies by
-    `2^d`.
-
-    >>> walsh_hadamard([1.0, 2.0, 3.0, 4.0])
-    array([10., -2., -4.,  0.])
-    """
-    a = np.array(values, dtype=np.float64)
-    if a.ndim == 0 or a.shape[0] < 1 or a.shape[0] & (a.shape[0] - 1):
-        raise ValueError(f"walsh_hadamard needs a first axis whose length is a power of two, got "
-                         f"shape {a.shape}.")
-    return _walsh_hadamard_inplace(a)
-
-
-def _walsh_hadamard_inplace(a: np.ndarray) -> np.ndarray:
-    """The butterflies of `walsh_hadamard`, overwriting `a` (float64, length 2^d on axis 0)."""
-    n, rest = a.shape[0], a.shape[1:]
-    buffer = np.empty((n // 2,) + rest)
-    h = 1
-    while h < n:
-        # Pairs (X, X + h) with bit log2(h) of X clear: the sum goes to X, the difference to X + h.
-        pairs = a.reshape((n // (2 * h), 2, h) + rest)
-        low, high = pairs[:, 0], pairs[:, 1]
-        diff = buffer.reshape((n // (2 * h), h) + rest)
-        np.subtract(low, high, out=diff)
-        low += high
-        high[...] = diff
-        h *= 2
-    return a
 
 
 # --- Spatial spread of a set of coordinates ------------------------------------------------------
@@ -226,7 +125,7 @@ def spread_kind(layers, d: int) -> str:
     ('span', 'patch-tree block size', 'cyclic span')
     """
     arch = parse_layers(layers)
-    d = _check_cube_d(d)
+    d = check_cube_d(d)
     signal_lengths(arch, d)
     if _tree_blocks(arch, d) is not None:
         return SPREAD_TREE
@@ -270,7 +169,7 @@ def spatial_spread(layers, d: int) -> np.ndarray:
     (array([0, 0, 1, 2, 3, 3], dtype=int8), array([0, 0, 1, 2, 1, 3], dtype=int8))
     """
     arch = parse_layers(layers)
-    d = _check_cube_d(d)
+    d = check_cube_d(d)
     signal_lengths(arch, d)
     masks = np.arange(2 ** d, dtype=np.int64)
     kind = spread_kind(arch, d)
@@ -317,44 +216,34 @@ def walsh_diagonal(layers, d: int) -> bool:
     ...     tree_lcn(8, 2, readout="global_avg_pool"), 8)
     (True, False, True)
     """
-    d = _check_cube_d(d)
+    d = check_cube_d(d)
     return not _mixes_positions(kernel_plan(layers, d, 1, 1))
 
 
 def _kernel_row(plan, which: int, progress: Progress) -> np.ndarray:
     """`K(x_X, 1)` for every point `X = 0 .. 2^d - 1`, blocks of points built on the fly.
 
-    This runs `engine.kernels`' compiled stages directly rather than `nngp_ntk`: `nngp_ntk` finds
-    rows equal to `x2` with `np.unique(..., axis=0)` over all 2^d rows (9 s at d = 20, 40x the
-    kernel itself), whereas here the only point equal to the all-ones input is `X = 0`, by
-    construction. Everything else (the plan, blocks, compiled programs, rho = 1 pinned on identical
-    inputs) is the engine's own.
+    This runs `engine.kernels.kernel_blocks` directly rather than `nngp_ntk`: `nngp_ntk` finds rows
+    equal to `x2` by sorting all 2^d rows, whereas here the only point equal to the all-ones input
+    is `X = 0`, by construction. Everything else (the plan, blocks, compiled programs, rho = 1
+    pinned on identical inputs) is the engine's own.
     """
     d, n = plan.d, plan.n1
     block = plan.block[0]
-    stages = kernels._stage_functions(plan)
     ones = jnp.ones((1, d))
     distinct = jnp.zeros((block, 1), dtype=bool)
     starts = range(0, n, block)
     row = np.empty(n)
 
-    def launch(start):
+    def inputs(start):
         # The last block runs past 2^d; its extra indices wrap to valid points and are dropped.
         index = np.arange(start, start + block)
         identical = jnp.asarray((index == 0)[:, None]) if start == 0 else distinct
-        return kernels._kernel_block(stages, jnp.asarray(_points(index, d)), ones, identical)[which]
+        return jnp.asarray(point_rows(index, d)), ones, identical
 
-    def finished():
-        in_flight = collections.deque()  # JAX dispatches asynchronously: one block computes
-        for start in starts:              # while the previous one is copied out
-            in_flight.append((start, launch(start)))
-            if len(in_flight) == 2:
-                yield in_flight.popleft()
-        yield from in_flight
-
-    for done, (start, values) in enumerate(finished(), 1):
+    for done, (start, blocks) in enumerate(kernels.kernel_blocks(plan, starts, inputs), 1):
         stop = min(start + block, n)
-        row[start:stop] = np.asarray(values)[:stop - start, 0]
+        row[start:stop] = blocks[which][:stop - start, 0]
         if progress is not None:
             progress(done, len(starts))
     return row
@@ -415,7 +304,7 @@ def hypercube_kernel_row(layers, d: int, kernel: str = "ntk", *,
 
 
 def _walsh_row(layers, d, kernel, progress) -> np.ndarray:
-    d = _check_cube_d(d)
+    d = check_cube_d(d)
     which = _check_kernel(kernel)
     plan = kernel_plan(layers, d, 2 ** d, 1)
     if _mixes_positions(plan):
@@ -429,10 +318,10 @@ def _walsh_row(layers, d, kernel, progress) -> np.ndarray:
 
 def _walsh_eigenvalues(layers, d, kernel, progress) -> tuple:
     """`(lam, K(1, 1))` for `hypercube_eigenvalues` and `hypercube_spectrum`."""
-    d = _check_cube_d(d)
+    d = check_cube_d(d)
     row = _walsh_row(layers, d, kernel, progress)
     diagonal = float(row[0])  # point 0 is the all-ones input: K(1, 1) = K(x, x) for every x
-    lam = _walsh_hadamard_inplace(row)
+    lam = walsh_hadamard_inplace(row)
     lam /= 2 ** d
     return lam, diagonal
 
@@ -513,7 +402,7 @@ def hypercube_spectrum(layers, d: int, kernel: str = "ntk", *,
     References: Xiao 2022 (frequency and space); see the module docstring.
     """
     arch = parse_layers(layers)
-    d = _check_cube_d(d)
+    d = check_cube_d(d)
     lam, diagonal = _walsh_eigenvalues(arch, d, kernel, progress)
     frequency = walsh_frequency(d)
     spread = spatial_spread(arch, d)
@@ -604,7 +493,7 @@ def hypercube_eigensystem_dense(layers, d: int, kernel: str = "ntk", *,
     References: Xiao 2022 (frequency and space of eigenfunctions); see the module docstring.
     """
     arch = parse_layers(layers)
-    d = _check_cube_d(d, MAX_DENSE_D, "the dense route")
+    d = check_cube_d(d, MAX_DENSE_D, "the dense route")
     which = _check_kernel(kernel)
     if not (isinstance(degeneracy_rtol, numbers.Real) and 0 <= degeneracy_rtol < 1):
         raise ValueError(f"degeneracy_rtol must be a number in [0, 1), got {degeneracy_rtol!r}.")
@@ -615,7 +504,7 @@ def hypercube_eigensystem_dense(layers, d: int, kernel: str = "ntk", *,
     lam, vectors = np.linalg.eigh(gram)
     del gram
     lam, vectors = lam[::-1].copy(), np.ascontiguousarray(vectors[:, ::-1])
-    energy = _walsh_hadamard_inplace(vectors)
+    energy = walsh_hadamard_inplace(vectors)
     energy **= 2
     energy /= n  # columns: energy of eigenvector i on each chi_S, summing to 1
 
@@ -666,7 +555,7 @@ def harmonic_dimension(d: int, k: int) -> float:
     >>> harmonic_dimension(3, 4), harmonic_dimension(2, 5), harmonic_dimension(10, 0)
     (9.0, 2.0, 1.0)
     """
-    d, k = _whole(d, "d"), _whole(k, "k")
+    d, k = whole(d, "d"), whole(k, "k")
     if d < 2:
         raise ValueError(f"Spherical harmonics need d >= 2 (the sphere S^(d-1) in R^d), got "
                          f"d = {d}.")
@@ -771,16 +660,16 @@ def sphere_eigenvalues(layers, d: int, k_max: int, kernel: str = "ntk", *,
     """
     arch = parse_layers(layers)
     _check_dot_product(arch)
-    d = _whole(d, "d")
+    d = whole(d, "d")
     if d < 2:
         raise ValueError(f"The sphere needs d >= 2 (S^(d-1) in R^d), got d = {d}.")
-    k_max = _whole(k_max, "k_max")
+    k_max = whole(k_max, "k_max")
     if k_max < 0:
         raise ValueError(f"k_max must be >= 0 (the highest degree of harmonics), got {k_max}.")
     which = _check_kernel(kernel)
     if nodes is None:
         nodes = default_sphere_nodes(d, k_max)
-    nodes = _whole(nodes, "nodes")
+    nodes = whole(nodes, "nodes")
     if nodes < 1:
         raise ValueError(f"nodes must be a positive number of quadrature points, got {nodes}.")
     _refuse_large_sphere(d, k_max, nodes)
@@ -834,7 +723,7 @@ def sphere_spectrum(layers, d: int, k_max: int, kernel: str = "ntk", *,
     [1.0, 3.0, 5.0, 7.0, 9.0]
     """
     mu = sphere_eigenvalues(layers, d, k_max, kernel, nodes=nodes)
-    d = _whole(d, "d")
+    d = whole(d, "d")
     x = np.zeros((1, d))
     x[0, 0] = np.sqrt(d)
     diagonal = float(nngp_ntk(layers, x)[_check_kernel(kernel)][0, 0])
@@ -883,7 +772,7 @@ def predicted_exponent(kernel: str, d: int) -> float:
     (-3.0, -5.0)
     """
     _check_kernel(kernel)
-    d = _whole(d, "d")
+    d = whole(d, "d")
     if d < 2:
         raise ValueError(f"The sphere needs d >= 2, got d = {d}.")
     return float(-d if kernel == "ntk" else -(d + 2))

@@ -10,7 +10,10 @@ import plotly.graph_objects as go
 from figures.style import LOG_AXIS, PALETTE, band, base_layout
 
 NAMES = {"cnn": "CNN", "lcn": "LCN", "fcn": "FCN"}
-THEORY = {"cnn": "log² d", "lcn": "d", "fcn": "d²"}
+THEORY = {"cnn": ("log² d", lambda d: np.log(d) ** 2), "lcn": ("d", lambda d: d),
+          "fcn": ("d²", lambda d: d ** 2)}
+"""Wang & Wu's sample complexity of each architecture on their separation task, as it is shown
+and as a function of d (`Õ(log² d)`, `Ω(d)`, `Ω(d²)`)."""
 
 
 def learning_curves_figure(view, d_index: int) -> go.Figure:
@@ -48,10 +51,10 @@ def samples_needed_figure(view) -> go.Figure:
         finite = np.nonzero(np.isfinite(mid))[0]
         if len(finite):
             d0, n0 = dims[finite[0]], mid[finite[0]]
-            rate = {"cnn": (np.log(dims) / np.log(d0)) ** 2, "lcn": dims / d0,
-                    "fcn": (dims / d0) ** 2}[arch]
+            shown, rate = THEORY[arch]
             fig.add_trace(go.Scatter(
-                x=dims, y=n0 * rate, mode="lines", name=f"{NAMES[arch]} theory ∝ {THEORY[arch]}",
+                x=dims, y=n0 * rate(dims) / rate(d0), mode="lines",
+                name=f"{NAMES[arch]} theory ∝ {shown}",
                 line=dict(color=PALETTE[a], dash="dash", width=1), hoverinfo="skip"))
     fig.update_layout(**base_layout(title=f"Samples needed to reach test error "
                                           f"{view.spec.threshold:g}", legend_title="network"))
@@ -79,7 +82,8 @@ def ordering(view) -> str:
     else:
         where = f"at {', '.join(held)} but not at {', '.join(broken)}"
     return (f"Median samples needed ordered {' < '.join(names)} {where}. Fitted slopes of log n* "
-            f"against log d: {slopes or 'too few points'} (theory: log² d, d, d²).")
+            f"against log d: {slopes or 'too few points'} "
+            f"(theory: {', '.join(THEORY[arch][0] for arch in view.archs)}).")
 
 
 def parameter_table(view) -> pd.DataFrame:

@@ -105,14 +105,15 @@ ENGINE_FLOORS = {
     "engine.specs": 0, "engine.activations": 0, "engine.guard": 0, "engine.backend": 0,
     "engine.tasks": 0, "engine.eigenlearning": 0, "engine.presets": 0,
     "engine.training.checks": 0,
-    # the package (x64 on, the constructors), the two readings of an architecture (kernels,
-    # networks), the input laws
-    "engine": 1, "engine.kernels": 1, "engine.networks": 1, "engine.radial": 1,
+    # the package (x64 on, the constructors); the two readings of an architecture (kernels,
+    # networks); the hypercube's Walsh basis; the input laws
+    "engine": 1, "engine.kernels": 1, "engine.networks": 1, "engine.walsh": 1, "engine.radial": 1,
     "engine.training.spec": 1,
-    # the cache (keyed on the package's version), and what is built on a kernel or a network
-    "engine.cache": 2, "engine.spectra": 2, "engine.training.head": 2, "engine.training.params": 2,
-    "engine.locality": 3, "engine.regression": 3, "engine.training.plan": 3,
-    "engine.training.program": 3,
+    # the cache (keyed on the package's version); what is built on a kernel, a network or the
+    # Walsh basis
+    "engine.cache": 2, "engine.spectra": 2, "engine.locality": 2, "engine.regression": 2,
+    "engine.training.head": 2, "engine.training.params": 2,
+    "engine.training.plan": 3, "engine.training.program": 3,
     "engine.training.sweep": 4,
     "engine.training": 5,
     # one module per page's views, then the package that lists them and the command line

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import numbers
 
@@ -59,6 +58,7 @@ from engine import eigenlearning, guard, locality, regression, spectra
 from engine.cache import Progress, cached
 from engine.experiments import eigenstructure
 from engine.presets import Preset, Presets
+from engine.specs import parse_layers
 
 ARCHITECTURES = eigenstructure.ARCHITECTURES
 KERNELS = eigenstructure.KERNELS
@@ -123,7 +123,8 @@ class TheorySpec:
         return np.geomspace(1.0, float(self.n_max), THEORY_POINTS)
 
 
-def _hypercube_spec(spec: TheorySpec) -> eigenstructure.HypercubeSpec:
+def hypercube_spec(spec: TheorySpec) -> eigenstructure.HypercubeSpec:
+    """The Eigenstructure page's hypercube view of the same kernel."""
     return eigenstructure.HypercubeSpec(
         arch=spec.arch, d=spec.d, depth=spec.depth, filter_size=spec.filter_size,
         readout="flatten", activation=spec.activation, w_std=spec.w_std, b_std=spec.b_std,
@@ -133,15 +134,15 @@ def _hypercube_spec(spec: TheorySpec) -> eigenstructure.HypercubeSpec:
 def theory_layers(spec: TheorySpec) -> list[dict]:
     """The layer list of a (normalised) `TheorySpec`, built by the Eigenstructure page's
     `hypercube_layers`."""
-    return eigenstructure.hypercube_layers(_hypercube_spec(spec))
+    return eigenstructure.hypercube_layers(hypercube_spec(spec))
 
 
 @functools.lru_cache(maxsize=16)
-def _mode_table(layers_json: str, d: int) -> dict:
-    """`{(frequency, spread): smallest S}` over all sets `S` (cheap: no kernel)."""
-    layers = json.loads(layers_json)
+def _mode_table(arch: tuple, d: int) -> dict:
+    """`{(frequency, spread): smallest S}` over all sets `S` (cheap: no kernel), for a parsed (so
+    hashable) architecture."""
     frequency = spectra.walsh_frequency(d).astype(np.int64)
-    spread = spectra.spatial_spread(layers, d).astype(np.int64)
+    spread = spectra.spatial_spread(arch, d).astype(np.int64)
     key = frequency * (d + 1) + spread
     keys, first = np.unique(key, return_index=True)  # first occurrence = the smallest S
     return {(int(k // (d + 1)), int(k % (d + 1))): int(s) for k, s in zip(keys, first)}
@@ -152,7 +153,7 @@ def available_modes(spec: TheorySpec) -> list[tuple[int, int]]:
     choices for `TheorySpec.modes`). Spreads are `engine.spectra.spatial_spread`'s: the patch-tree
     block size for tree networks, the (cyclic) span otherwise."""
     spec = normalise_theory(dataclasses.replace(spec, target="k_local", modes=(), k=1))
-    return sorted(_mode_table(json.dumps(theory_layers(spec)), spec.d))
+    return sorted(_mode_table(parse_layers(theory_layers(spec)), spec.d))
 
 
 def _check_modes(spec: TheorySpec, layers: list) -> tuple:
@@ -160,7 +161,7 @@ def _check_modes(spec: TheorySpec, layers: list) -> tuple:
     if not isinstance(modes, (tuple, list)) or not 1 <= len(modes) <= MODES_MAX:
         raise ValueError(f"Choose 1 to {MODES_MAX} target modes, each a (frequency, spread) pair; "
                          f"got {modes!r}.")
-    table = _mode_table(json.dumps(layers), spec.d)
+    table = _mode_table(parse_layers(layers), spec.d)
     out = []
     for mode in modes:
         if (not isinstance(mode, (tuple, list)) or len(mode) != 2
@@ -187,7 +188,7 @@ def normalise_theory(spec: TheorySpec) -> TheorySpec:
         raise ValueError("Expected a TheorySpec.")
     guard.whole(spec.d, "`d`", D_MIN, D_MAX)
     # The architecture's own checks (and resets) are the Eigenstructure page's.
-    cube = eigenstructure.normalise_hypercube(_hypercube_spec(spec))
+    cube = eigenstructure.normalise_hypercube(hypercube_spec(spec))
     spec = dataclasses.replace(spec, depth=cube.depth, filter_size=cube.filter_size,
                                w_std=cube.w_std, b_std=cube.b_std)
     if spec.target not in TARGETS:

@@ -28,13 +28,13 @@ import re
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from playwright.async_api import async_playwright
 
 from engine.experiments import universality as uni
 from ui.compute import CONFIRM_ABOVE_S
+from ui.links import link
 from tests.browser.conftest import (CHROMIUM_ARGS, EXCEPTION, PLOT_DRAWN, RESULTS, VIEWPORT,
                                     chromium_executable, served_app)
 
@@ -48,24 +48,9 @@ SESSION_ALLOWANCE_MB = 40
 """Server memory per connected session beyond the computations (Streamlit's session state, the
 charts' JSON, websocket buffers)."""
 
-# The page's URL parameters for each field of its specs (app_pages/universality.py).
-SAMPLE_PARAMS = {"target": "target", "d_min": "d_min", "d_max": "d_max", "n_max": "n_max",
-                 "seeds": "seeds", "threshold": "threshold", "steps": "steps",
-                 "opt": "optimizer", "lr": "learning_rate", "channels": "channels",
-                 "width": "width"}
-DEPTH_PARAMS = {"s": "s", "depth_d": "d", "depth_target": "target", "n_train": "n_train",
-                "depth_seeds": "seeds", "depth_steps": "steps"}
-
-
 def shared_link(view: str, spec) -> str:
     """The link a lecturer would share for this view of the Universality page."""
-    if view == "samples":
-        params = {"view": "samples", **{url: getattr(spec, field)
-                                        for url, field in SAMPLE_PARAMS.items()}}
-    else:
-        params = {"view": "depth", "max_channels": max(spec.channels),
-                  **{url: getattr(spec, field) for url, field in DEPTH_PARAMS.items()}}
-    return "/universality?" + urlencode(params)
+    return link("universality", view, spec)
 
 
 def distinct_views() -> list[tuple[str, object, object]]:
