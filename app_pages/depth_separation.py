@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine.experiments import separation as sep
+from engine.guard import field_range
+from figures import separation as figs
+from figures.export import csv
 import ui
 from ui.links import controls_of
 from ui.papers import cite
-from engine.experiments import separation as sep
-from figures import separation as figs
-from figures.export import csv
 
 PAGE = "sep"
 POWERS = [2, 4, 8, 16, 32, 64, 128]
@@ -35,7 +36,8 @@ def common_controls(controls: ui.UrlControls, default) -> dict:
                                default=default.optimizer)
     lr = controls.number("lr", "Learning rate", 0.0001, 10.0, default=default.learning_rate,
                          step=0.005)
-    seeds = controls.slider("seeds", "Seeds", 1, 8, default=default.seeds)
+    seeds = controls.slider("seeds", "Seeds", *field_range(default, "seeds"),
+                            default=default.seeds)
     return dict(law=law, ratio=ratio, n_train=n_train, steps=steps, optimizer=optimizer,
                 learning_rate=lr, seeds=seeds)
 

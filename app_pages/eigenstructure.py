@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-import ui
-from ui.links import controls_of
-from ui.papers import cite
 from engine.experiments import eigenstructure as eig
 from figures import eigenstructure as figs
 from figures.export import csv
 from figures.style import ACTIVATION_NAMES
+import ui
+from ui.links import controls_of
+from ui.papers import cite
 
 PAGE = "eig"
 ACTIVATIONS = {a: ACTIVATION_NAMES[a] for a in ("relu", "erf", "gelu", "tanh", "sigmoid")}

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
-from ui.links import controls_of, link, mode_token
-from ui.papers import cite
 from engine import locality
 from engine.experiments import depth_locality as loc
 from engine.experiments import eigenstructure as eig
 from engine.experiments import kernel_theory as kt
+from engine.guard import field_range
 from figures import learning_curves as figs
 from figures.export import csv
 from figures.style import ACTIVATION_NAMES
+import ui
+from ui.links import controls_of, link, mode_token
+from ui.papers import cite
 
 PAGE = "lc"
 SIZES = [256, 512, 1024, 2048, 4096]
@@ -57,7 +58,8 @@ def locality_page(controls: ui.UrlControls) -> None:
                                    default=default.n_min)
     n_max = controls.select_slider("lr_n_max", "Largest training set n",
                                    [n for n in SIZES if n >= n_min], default=default.n_max)
-    seeds = controls.slider("lr_seeds", "Seeds", 1, loc.SEEDS_MAX, default=default.seeds)
+    seeds = controls.slider("lr_seeds", "Seeds", *field_range(default, "seeds"),
+                            default=default.seeds)
     steps = controls.select_slider("lr_steps", "Training steps", STEPS, default=default.steps)
     optimizer = controls.radio("lr_opt", "Optimizer", OPTIMIZERS, default=default.optimizer,
                                help="Minibatches of "
@@ -115,7 +117,7 @@ def theory_page(controls: ui.UrlControls) -> None:
     controls.presets("Presets", kt.PRESETS,
                      lambda preset: controls_of("learning_curves", "theory", preset.spec))
     arch = controls.selectbox("th_arch", "Kernel of", eig.ARCHITECTURES, default=default.arch)
-    d = controls.slider("th_d", "Input dimension d", kt.D_MIN, kt.D_MAX, default=default.d)
+    d = controls.slider("th_d", "Input dimension d", *field_range(default, "d"), default=default.d)
     depth, filter_size = default.depth, default.filter_size
     if arch == "mlp":
         depth = controls.slider("th_depth", "Depth (hidden layers)", 1, eig.DEPTH_MAX,
@@ -153,13 +155,14 @@ def theory_page(controls: ui.UrlControls) -> None:
         divisors = _divisors(d)
         k = controls.select_slider("th_k", "Label order k (k must divide d)", divisors,
                                    default=default.k if default.k in divisors else divisors[0])
-    ridge = controls.number("ridge", "Ridge δ", 0.0, kt.RIDGE_MAX, default=default.ridge,
-                            step=0.01)
-    noise = controls.number("noise", "Label noise variance ε²", 0.0, kt.NOISE_MAX,
+    ridge = controls.number("ridge", "Ridge δ", *field_range(default, "ridge"),
+                            default=default.ridge, step=0.01)
+    noise = controls.number("noise", "Label noise variance ε²", *field_range(default, "noise"),
                             default=default.noise, step=0.1)
     n_max = controls.select_slider("th_n_max", "Largest training set n", SIZES,
                                    default=default.n_max)
-    seeds = controls.slider("th_seeds", "Seeds", 1, kt.SEEDS_MAX, default=default.seeds)
+    seeds = controls.slider("th_seeds", "Seeds", *field_range(default, "seeds"),
+                            default=default.seeds)
     controls.finish()
     spec = kt.TheorySpec(arch=arch, d=d, depth=depth, filter_size=filter_size,
                          activation=activation, kernel=kernel, target=target, modes=modes, k=k,

@@ -159,6 +159,45 @@ def number(value: Any, name: str, low: float, high: float, *, open_low: bool = F
     return float(value)
 
 
+def bounded(default: Any, low: float, high: float, *, open_low: bool = False,
+            what: str = "") -> Any:
+    """A spec field with its range, declared once (a `dataclasses.field`): `check_ranges` refuses a
+    value outside `[low, high]` (`(low, high]` with `open_low`), and a page's widget and URL
+    parsing read the same bounds (`field_range`). Whole numbers when `default` is an int; `what`
+    is added to the refusal (e.g. the unit).
+
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Spec:
+    ...     seeds: int = bounded(2, 1, 8)
+    >>> field_range(Spec, "seeds"), check_ranges(Spec(seeds=3)).seeds
+    ((1, 8), 3)
+    """
+    return dataclasses.field(default=default,
+                             metadata={"range": (low, high), "open_low": open_low, "what": what})
+
+
+def field_range(spec: Any, name: str) -> tuple:
+    """`(low, high)` of a `bounded` field of a spec class (or instance)."""
+    (found,) = [f for f in dataclasses.fields(spec) if f.name == name]
+    return found.metadata["range"]
+
+
+def check_ranges(spec: Any) -> Any:
+    """`spec`, with each `bounded` field checked against its range (`whole` or `number`, naming the
+    field); `ValueError` at the first one outside."""
+    for f in dataclasses.fields(spec):
+        if "range" not in f.metadata:
+            continue
+        low, high = f.metadata["range"]
+        value, name = getattr(spec, f.name), f"`{f.name}`"
+        if isinstance(f.default, int):
+            whole(value, name, low, high)
+        else:
+            number(value, name, low, high, open_low=f.metadata["open_low"],
+                   what=f.metadata["what"])
+    return spec
+
+
 # --- The time budget -----------------------------------------------------------------------------
 
 TIME_BUDGET_ENV = "IBL_TIME_BUDGET_S"

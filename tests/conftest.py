@@ -35,6 +35,15 @@ def key():
     return jax.random.PRNGKey(0)
 
 
+def pytest_collection_modifyitems(config, items):
+    # `make test` runs two workers (pytest-xdist, `--dist loadgroup`): the browser tests share one
+    # worker, so one server per run computes their views once, while the other tests spread over
+    # both workers.
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def pytest_configure(config):
     # CI runs every test (`python -m pytest -q tests`), the load test included; the marker lets a
     # developer leave it out locally with `-m "not load"`.

@@ -102,23 +102,23 @@ class LocalitySpec:
     `threshold`: the test MSE whose crossing defines the samples needed.
     """
     distribution: str = "hypercube"
-    d: int = 24
+    d: int = guard.bounded(24, 2, 64)
     k: int = 3
     depths: tuple = (1, 2, 3)
-    width: int = 64
-    n_min: int = 256
-    n_max: int = 2048
-    n_sizes: int = 4
-    seeds: int = 2
-    steps: int = 2000
-    learning_rate: float = 0.05
+    width: int = guard.bounded(64, 4, WIDTH_MAX)
+    n_min: int = guard.bounded(256, 8, N_MAX)
+    n_max: int = guard.bounded(2048, 8, N_MAX)
+    n_sizes: int = guard.bounded(4, 1, 16)
+    seeds: int = guard.bounded(2, 1, SEEDS_MAX)
+    steps: int = guard.bounded(2000, 20, 20000)
+    learning_rate: float = guard.bounded(0.05, 0.0, 10.0, open_low=True)
     optimizer: str = "momentum"
-    batch_size: int = 64
-    w_std: float = 1.0
-    b_std: float = 0.5
+    batch_size: int = guard.bounded(64, 0, N_MAX)
+    w_std: float = guard.bounded(1.0, 0.0, 4.0, open_low=True)
+    b_std: float = guard.bounded(0.5, 0.0, 4.0, open_low=True)
     kernel: str = "ntk"
-    ridge: float = 0.0
-    threshold: float = 0.5
+    ridge: float = guard.bounded(0.0, 0.0, 1e3)
+    threshold: float = guard.bounded(0.5, 0.0, 2.0, open_low=True)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -151,7 +151,8 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {spec.optimizer!r}; choose one of "
                          f"{', '.join(OPTIMIZERS)}.")
-    d = guard.whole(spec.d, "`d`", 2, 64)
+    guard.check_ranges(spec)
+    d, n_min, n_max, n_sizes = spec.d, spec.n_min, spec.n_max, spec.n_sizes
     k = guard.whole(spec.k, "`k`", 1, d)
     locality.check_order(d, k)
     try:
@@ -163,12 +164,8 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
         raise ValueError(f"`depths` must list whole numbers of hidden layers from 1 to "
                          f"{DEPTH_MAX}, e.g. (1, 2, 3); got {spec.depths!r}.")
     depths = tuple(sorted({int(v) for v in depths}))
-    width = guard.whole(spec.width, "`width`", 4, WIDTH_MAX)
-    n_min = guard.whole(spec.n_min, "`n_min`", 8, N_MAX)
-    n_max = guard.whole(spec.n_max, "`n_max`", 8, N_MAX)
     if n_max < n_min:
         raise ValueError(f"`n_max` ({n_max}) must be at least `n_min` ({n_min}).")
-    n_sizes = guard.whole(spec.n_sizes, "`n_sizes`", 1, 16)
     if n_sizes == 1 and n_min != n_max:
         raise ValueError("With one sample size, set `n_min` equal to `n_max` (or ask for more "
                          "sizes).")
@@ -177,22 +174,14 @@ def normalise_locality(spec: LocalitySpec) -> LocalitySpec:
                          f"{n_max} would cover more than half of it, and many test points would be "
                          f"training points. Raise d or lower n_max to at most "
                          f"{2 ** (d - 1)}.")
-    seeds = guard.whole(spec.seeds, "`seeds`", 1, SEEDS_MAX)
-    steps = guard.whole(spec.steps, "`steps`", 20, 20000)
-    batch_size = guard.whole(spec.batch_size, "`batch_size`", 0, N_MAX)
+    batch_size = spec.batch_size
     if batch_size and batch_size > n_min:
         raise ValueError(f"`batch_size` ({batch_size}) must not exceed the smallest sample size "
                          f"n_min = {n_min}; lower it, or use 0 for full batch.")
-    spec = dataclasses.replace(
-        spec, d=d, k=k, depths=depths, width=width, n_min=n_min, n_max=n_max, n_sizes=n_sizes,
-        seeds=seeds, steps=steps, batch_size=batch_size,
-        learning_rate=guard.number(spec.learning_rate, "`learning_rate`", 0.0, 10.0,
-                                   open_low=True),
-        w_std=guard.number(spec.w_std, "`w_std`", 0.0, 4.0, open_low=True),
-        b_std=guard.number(spec.b_std, "`b_std`", 0.0, 4.0, open_low=True),
-        ridge=guard.number(spec.ridge, "`ridge`", 0.0, 1e3),
-        threshold=guard.number(spec.threshold, "`threshold`", 0.0, 2.0, open_low=True))
-    return spec
+    return dataclasses.replace(
+        spec, k=k, depths=depths, learning_rate=float(spec.learning_rate),
+        w_std=float(spec.w_std), b_std=float(spec.b_std), ridge=float(spec.ridge),
+        threshold=float(spec.threshold))
 
 
 def locality_seconds(spec: LocalitySpec) -> float:

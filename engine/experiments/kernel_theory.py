@@ -94,7 +94,7 @@ class TheorySpec:
     `n_min` to `n_max`, `seeds` training sets each.
     """
     arch: str = "tree_cnn"
-    d: int = 16
+    d: int = guard.bounded(16, D_MIN, D_MAX)
     depth: int = 2
     filter_size: int = 2
     activation: str = "relu"
@@ -104,12 +104,12 @@ class TheorySpec:
     target: str = "modes"
     modes: tuple = ((2, 2), (2, 16))
     k: int = 2
-    ridge: float = 0.0
-    noise: float = 0.0
+    ridge: float = guard.bounded(0.0, 0, RIDGE_MAX)
+    noise: float = guard.bounded(0.0, 0, NOISE_MAX)
     n_min: int = 8
-    n_max: int = 2048
-    sizes: int = 9
-    seeds: int = 4
+    n_max: int = guard.bounded(2048, 2, N_MAX)
+    sizes: int = guard.bounded(9, SIZES_MIN, SIZES_MAX)
+    seeds: int = guard.bounded(4, 1, SEEDS_MAX)
 
     @property
     def measured_sizes(self) -> np.ndarray:
@@ -186,20 +186,15 @@ def normalise_theory(spec: TheorySpec) -> TheorySpec:
     what to change)."""
     if not isinstance(spec, TheorySpec):
         raise ValueError("Expected a TheorySpec.")
-    guard.whole(spec.d, "`d`", D_MIN, D_MAX)
+    guard.check_ranges(spec)
     # The architecture's own checks (and resets) are the Eigenstructure page's.
     cube = eigenstructure.normalise_hypercube(hypercube_spec(spec))
     spec = dataclasses.replace(spec, depth=cube.depth, filter_size=cube.filter_size,
                                w_std=cube.w_std, b_std=cube.b_std)
     if spec.target not in TARGETS:
         raise ValueError(f"Unknown target {spec.target!r}; choose one of {', '.join(TARGETS)}.")
-    ridge = guard.number(spec.ridge, "`ridge`", 0, RIDGE_MAX)
-    noise = guard.number(spec.noise, "`noise`", 0, NOISE_MAX)
-    guard.whole(spec.seeds, "`seeds`", 1, SEEDS_MAX)
-    guard.whole(spec.sizes, "`sizes`", SIZES_MIN, SIZES_MAX)
-    guard.whole(spec.n_max, "`n_max`", 2, N_MAX)
     guard.whole(spec.n_min, "`n_min`", 1, spec.n_max - 1)
-    changes: dict = dict(ridge=ridge, noise=noise)
+    changes: dict = dict(ridge=float(spec.ridge), noise=float(spec.noise))
     if spec.target == "modes":
         changes.update(modes=_check_modes(spec, theory_layers(spec)), k=0)
     else:

@@ -172,14 +172,9 @@ def _check_common(spec) -> dict:
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {spec.optimizer!r}; choose one of "
                          f"{', '.join(OPTIMIZERS)}.")
-    radius = guard.number(spec.radius, "`radius`", 0.25, 4.0, what=" (in units of √d)")
-    ratio = guard.number(spec.ratio, "`ratio`", 0.05, 0.95,
-                         what=" (the fraction of points inside the ball)")
-    guard.whole(spec.n_train, "`n_train`", 64, 16384)
-    guard.whole(spec.steps, "`steps`", 20, 5000)
-    guard.whole(spec.seeds, "`seeds`", 1, 8)
-    lr = guard.number(spec.learning_rate, "`learning_rate`", 0, 10, open_low=True)
-    return {"radius": radius, "ratio": ratio, "learning_rate": lr}
+    guard.check_ranges(spec)
+    return {"radius": float(spec.radius), "ratio": float(spec.ratio),
+            "learning_rate": float(spec.learning_rate)}
 
 
 ADVICE = "choose a smaller d, width, number of features, n_train, steps or seeds"
@@ -273,17 +268,18 @@ class DimensionSpec:
         seeds: data sets and initialisations per d.
     """
     law: str = "shell"
-    radius: float = 1.0
-    ratio: float = 0.5
-    d_min: int = 4
-    d_max: int = 32
-    width: int = 32
-    features: int = 1024
-    n_train: int = 1024
-    steps: int = 500
-    learning_rate: float = 0.03
+    radius: float = guard.bounded(1.0, 0.25, 4.0, what=" (in units of √d)")
+    ratio: float = guard.bounded(0.5, 0.05, 0.95,
+                                what=" (the fraction of points inside the ball)")
+    d_min: int = guard.bounded(4, 2, 128)
+    d_max: int = guard.bounded(32, 2, 128)
+    width: int = guard.bounded(32, 2, 512)
+    features: int = guard.bounded(1024, 2, 4096)
+    n_train: int = guard.bounded(1024, 64, 16384)
+    steps: int = guard.bounded(500, 20, 5000)
+    learning_rate: float = guard.bounded(0.03, 0, 10, open_low=True)
     optimizer: str = "adam"
-    seeds: int = 2
+    seeds: int = guard.bounded(2, 1, 8)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -297,14 +293,10 @@ def normalise_dimension(spec: DimensionSpec) -> DimensionSpec:
     if not isinstance(spec, DimensionSpec):
         raise ValueError("Expected a DimensionSpec.")
     floats = _check_common(spec)
-    guard.whole(spec.d_min, "`d_min`", 2, 128)
-    guard.whole(spec.d_max, "`d_max`", 2, 128)
     _power_of_two(spec.d_min, "d_min")
     _power_of_two(spec.d_max, "d_max")
     if spec.d_max < spec.d_min:
         raise ValueError(f"`d_max` ({spec.d_max}) must be at least `d_min` ({spec.d_min}).")
-    guard.whole(spec.width, "`width`", 2, 512)
-    guard.whole(spec.features, "`features`", 2, 4096)
     return dataclasses.replace(spec, **floats)
 
 
@@ -446,15 +438,16 @@ class WidthSpec:
     """Every model at each hidden width in `widths` (for `A`, the number of random features; for
     `A_full`, both hidden layers) at one `d`; the other fields as in `DimensionSpec`."""
     law: str = "shell"
-    radius: float = 1.0
-    ratio: float = 0.5
-    d: int = 16
+    radius: float = guard.bounded(1.0, 0.25, 4.0, what=" (in units of √d)")
+    ratio: float = guard.bounded(0.5, 0.05, 0.95,
+                                what=" (the fraction of points inside the ball)")
+    d: int = guard.bounded(16, 2, 128)
     widths: tuple = (4, 16, 64, 256)
-    n_train: int = 1024
-    steps: int = 500
-    learning_rate: float = 0.03
+    n_train: int = guard.bounded(1024, 64, 16384)
+    steps: int = guard.bounded(500, 20, 5000)
+    learning_rate: float = guard.bounded(0.03, 0, 10, open_low=True)
     optimizer: str = "adam"
-    seeds: int = 2
+    seeds: int = guard.bounded(2, 1, 8)
 
 
 def normalise_width(spec: WidthSpec) -> WidthSpec:
@@ -462,7 +455,6 @@ def normalise_width(spec: WidthSpec) -> WidthSpec:
     if not isinstance(spec, WidthSpec):
         raise ValueError("Expected a WidthSpec.")
     floats = _check_common(spec)
-    guard.whole(spec.d, "`d`", 2, 128)
     try:
         widths = tuple(spec.widths)
     except TypeError:

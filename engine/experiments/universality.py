@@ -81,16 +81,16 @@ def _power_of_two(value: int, name: str) -> None:
 class SampleComplexitySpec:
     """Training sets of n = 16, 32, ..., n_max samples for d = d_min, 2 d_min, ..., d_max."""
     target: str = "quadratic"
-    d_min: int = 8
-    d_max: int = 64
-    n_max: int = 2048
-    seeds: int = 4
-    threshold: float = 0.5
-    steps: int = 1000
+    d_min: int = guard.bounded(8, 4, D_MAX)
+    d_max: int = guard.bounded(64, 4, D_MAX)
+    n_max: int = guard.bounded(2048, 64, 8192)
+    seeds: int = guard.bounded(4, 1, 8)
+    threshold: float = guard.bounded(0.5, 0.0, 1.0, open_low=True)
+    steps: int = guard.bounded(1000, 100, 5000)
     optimizer: str = "adam"
-    learning_rate: float = 0.01
-    channels: int = 8
-    width: int = 64
+    learning_rate: float = guard.bounded(0.01, 0.0, 100.0, open_low=True)
+    channels: int = guard.bounded(8, 1, CHANNEL_CAP)
+    width: int = guard.bounded(64, 4, 512)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -114,20 +114,12 @@ def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexityS
         raise ValueError("Choose the target 'sparse_product' or 'quadratic'.")
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Choose the optimizer among {', '.join(OPTIMIZERS)}.")
-    guard.whole(spec.d_min, "`d_min`", 4, D_MAX)
-    guard.whole(spec.d_max, "`d_max`", 4, D_MAX)
+    guard.check_ranges(spec)
     _power_of_two(spec.d_min, "d_min")
     _power_of_two(spec.d_max, "d_max")
     if spec.d_max < spec.d_min:
         raise ValueError("`d_max` must be at least `d_min`.")
-    guard.whole(spec.n_max, "`n_max`", 64, 8192)
     _power_of_two(spec.n_max, "n_max")
-    guard.whole(spec.seeds, "`seeds`", 1, 8)
-    guard.whole(spec.steps, "`steps`", 100, 5000)
-    guard.whole(spec.channels, "`channels`", 1, CHANNEL_CAP)
-    guard.whole(spec.width, "`width`", 4, 512)
-    guard.number(spec.threshold, "`threshold`", 0.0, 1.0, open_low=True)
-    guard.number(spec.learning_rate, "`learning_rate`", 0.0, 100.0, open_low=True)
     return dataclasses.replace(spec, threshold=float(spec.threshold),
                                learning_rate=float(spec.learning_rate))
 
@@ -282,14 +274,14 @@ def _key(a: int, d: int):
 class DepthSpec:
     """Tree CNNs of depth 1..log_s d (filter = stride = s) with each channel count in
     `channels`, trained on `n_train` samples of `target`."""
-    d: int = 16
-    s: int = 2
+    d: int = guard.bounded(16, 4, 256)
+    s: int = guard.bounded(2, 2, 16)
     target: str = "cross_halves"
     channels: tuple = (4, 16, 64)
-    n_train: int = 1024
-    seeds: int = 2
-    steps: int = 1500
-    learning_rate: float = 0.003
+    n_train: int = guard.bounded(1024, 64, 8192)
+    seeds: int = guard.bounded(2, 1, 8)
+    steps: int = guard.bounded(1500, 100, 5000)
+    learning_rate: float = guard.bounded(0.003, 0.0, 1.0, open_low=True)
 
     @property
     def depths(self) -> tuple[int, ...]:
@@ -320,8 +312,7 @@ def partial_tree(d: int, s: int, depth: int) -> list[dict]:
 def normalise_depth(spec: DepthSpec) -> DepthSpec:
     if not isinstance(spec, DepthSpec):
         raise ValueError("Expected a DepthSpec.")
-    guard.whole(spec.d, "`d`", 4, 256)
-    guard.whole(spec.s, "`s`", 2, 16)
+    guard.check_ranges(spec)
     _levels(spec.d, spec.s)
     if spec.target not in tasks.TARGETS:
         raise ValueError(f"Unknown target {spec.target!r}; choose one of {', '.join(tasks.TARGETS)}.")
@@ -329,10 +320,6 @@ def normalise_depth(spec: DepthSpec) -> DepthSpec:
     if not channels or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 256
                            for c in channels):
         raise ValueError("Channels must be whole numbers from 1 to 256.")
-    guard.whole(spec.n_train, "`n_train`", 64, 8192)
-    guard.whole(spec.seeds, "`seeds`", 1, 8)
-    guard.whole(spec.steps, "`steps`", 100, 5000)
-    guard.number(spec.learning_rate, "`learning_rate`", 0.0, 1.0, open_low=True)
     return dataclasses.replace(spec, channels=tuple(sorted(set(channels))),
                                learning_rate=float(spec.learning_rate))
 
