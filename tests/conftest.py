@@ -37,11 +37,15 @@ def key():
 
 def pytest_collection_modifyitems(config, items):
     # `make test` runs two workers (pytest-xdist, `--dist loadgroup`): the browser tests share one
-    # worker, so one server per run computes their views once, while the other tests spread over
-    # both workers.
+    # worker, so one server per run computes their views once; the tests of a module that shares a
+    # fixture among them (a module- or session-scoped one: a computed view, measured peaks) run on
+    # one worker, so the fixture is built once; every other test goes to whichever worker is free.
     for item in items:
         if "browser" in item.path.parts:
             item.add_marker(pytest.mark.xdist_group("browser"))
+        elif any(defs and defs[-1].scope in ("module", "package", "session")
+                 for defs in item._fixtureinfo.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 def pytest_configure(config):

@@ -118,23 +118,10 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
 
     # A frozen head (the frozen weight layers nearest the input) is evaluated once per seed; the
     # program then trains the rest of the network on its outputs (module docstring).
+    featurize = None
     if stage is not None:
-        head_prog = head_program(arch, d, widths, stage.layers)
-        head_params = jax.device_put(flat[:, :stage.size], devices[0])
-
-        def featurize(inputs, seeds_of=None):  # (S or runs, m, d) -> (S or runs, m, C)
-            params = head_params if seeds_of is None else head_params[seeds_of]
-            return np.asarray(head_prog(params, jax.device_put(inputs, devices[0])))
-
-        # validation, test and probe inputs of each seed in one call (one compiled shape)
-        per_seed = [xv, np.broadcast_to(xt, (s_count, *xt.shape[-2:])) if shared_test else xt]
-        if xp is not None:
-            per_seed.append(np.broadcast_to(xp, (s_count, *xp.shape[-2:])) if xp.ndim == 2
-                            else xp)
-        cuts = np.cumsum([a.shape[1] for a in per_seed])[:-1]
-        xv, xt, *rest = np.split(featurize(np.concatenate(per_seed, axis=1)), cuts, axis=1)
-        xp = rest[0] if rest else None
-        yt = np.broadcast_to(yt, (s_count, yt.shape[-1])) if shared_test else yt
+        featurize = _head_features(arch, d, widths, stage, flat, devices[0])
+        xv, xt, yt, xp = _through_head(featurize, xv, xt, yt, xp, s_count)
         shared_test = False  # features differ from seed to seed
         t_arch, t_d, t_widths, t_frozen = stage.arch, stage.d, stage.widths, stage.frozen
         t_flat = flat[:, stage.size:]
@@ -143,37 +130,16 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     opt_shapes = jax.eval_shape(optimizer(train.optimizer, train.learning_rate).init,
                                 jax.ShapeDtypeStruct(t_flat.shape[1:], np.float32))
 
-    # Per-bucket arrays, run r = (seed, size) seed-major, padded with frozen copies of run 0.
-    datas, states, run_index, batches = [], [], [], []
+    datas, states, run_index = [], [], []
     for bucket in buckets:
-        rows = int(sizes[bucket[-1]])
-        pairs = [(s, i) for s in range(s_count) for i in bucket]
-        order = pairs + [pairs[0]] * (-len(pairs) % n_dev)
-        runs = len(order)
-        seed_of = np.array([s for s, _ in order])
-        n_of = np.array([sizes[i] for _, i in order], dtype=np.int32)
-        bx = x[seed_of, :rows].copy()
-        by = y[seed_of, :rows].copy()
-        beyond = np.arange(rows)[None, :] >= n_of[:, None]
-        bx[beyond] = 0.0  # rows at and after n: zeros, and masked out of the loss
-        by[beyond] = 0.0
-        real = np.arange(runs) < len(pairs)
-        if stage is not None:
-            bx = featurize(bx, seed_of)  # rows beyond n still masked out of the loss
-        data = {"x": bx, "y": by, "n": n_of, "seed": seed_ids[seed_of].astype(np.int32),
-                "xv": xv[seed_of], "yv": yv[seed_of]}
-        if not shared_test:
-            data["xt"], data["yt"] = xt[seed_of], yt[seed_of]
-        if xp is not None and xp.ndim == 3:
-            data["xp"] = xp[seed_of]
+        data, state, pairs = _bucket(bucket, sizes, x, y, xv, yv, xt, yt, xp, seed_ids, n_dev,
+                                     shared_test, featurize, t_flat, opt_shapes, steps, keep_best)
         datas.append(data)
-        states.append(initial_state(t_flat[seed_of], opt_shapes, ~real, steps,
-                                    keep_best=keep_best,
-                                    n_probe=None if xp is None else xp.shape[-2]))
+        states.append(state)
         run_index.append(pairs)
-        batches.append(runs_per_batch(t_arch, t_d, t_widths, train.batch_size or rows,
-                                       runs // n_dev, devices[0].platform))
-    batches = tuple(batches)
+    batches = tuple(runs_per_batch(t_arch, t_d, t_widths, train.batch_size or data["x"].shape[1],
+                                   len(data["n"]) // n_dev, devices[0].platform)
+                    for data in datas)
 
     run_sharding = NamedSharding(mesh, PartitionSpec("runs"))
     replicated = NamedSharding(mesh, PartitionSpec())
@@ -203,15 +169,99 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
             progress(int(eval_steps[c]), steps)
     if progress is not None:
         progress(steps, steps)
+    curves, fields = _gather(states, history, run_index, s_count, len(sizes), eval_steps)
+    params = probe = None
+    if keep_best:
+        params = np.zeros((s_count, len(sizes), flat.shape[1]), np.float32)
+        params[:] = flat[:, None, :]  # a frozen head stays as drawn
+        trained = params[..., flat.shape[1] - t_flat.shape[1]:]
+        _scatter(trained, jax.device_get([state.best_params for state in states]), run_index)
+    if xp is not None:
+        probe = np.full((s_count, len(sizes), xp.shape[-2]), np.nan)
+        _scatter(probe, jax.device_get([state.best_probe for state in states]), run_index)
+        probe[fields["diverged"]] = np.nan
+    return SweepResult(
+        sizes=sizes.copy(), eval_steps=eval_steps.astype(np.int64),
+        train_curve=curves[0], val_curve=curves[1], test_curve=curves[2],
+        test_mse=np.where(fields["diverged"], np.nan, fields["best_test"]),
+        train_mse=np.where(fields["diverged"], np.nan, fields["best_train"]),
+        best_step=fields["best_step"],
+        stopped_step=fields["stopped"], diverged=fields["diverged"],
+        buckets=tuple(tuple(int(sizes[i]) for i in bucket) for bucket in buckets),
+        batch_runs=batches, devices=n_dev, probe=probe,
+        params=params if return_params else None)
+
+
+def _head_features(arch: tuple, d: int, widths: tuple, stage, flat: np.ndarray,
+                   device) -> Callable:
+    """`featurize(inputs, seeds_of=None)`: the frozen head's outputs `(S or R, m, C)` on inputs
+    `(S or R, m, d)`, with seed `s`'s head (or run `r`'s, `seeds_of[r]`)."""
+    head_prog = head_program(arch, d, widths, stage.layers)
+    head_params = jax.device_put(flat[:, :stage.size], device)
+
+    def featurize(inputs, seeds_of=None):
+        params = head_params if seeds_of is None else head_params[seeds_of]
+        return np.asarray(head_prog(params, jax.device_put(inputs, device)))
+
+    return featurize
+
+
+def _through_head(featurize: Callable, xv, xt, yt, xp, s_count: int) -> tuple:
+    """Validation, test and probe inputs of each seed through its head, in one call (one compiled
+    shape); the test set (and its labels) and probes become one per seed."""
+    shared_test = xt.ndim == 2
+    per_seed = [xv, np.broadcast_to(xt, (s_count, *xt.shape[-2:])) if shared_test else xt]
+    if xp is not None:
+        per_seed.append(np.broadcast_to(xp, (s_count, *xp.shape[-2:])) if xp.ndim == 2 else xp)
+    cuts = np.cumsum([a.shape[1] for a in per_seed])[:-1]
+    xv, xt, *rest = np.split(featurize(np.concatenate(per_seed, axis=1)), cuts, axis=1)
+    yt = np.broadcast_to(yt, (s_count, yt.shape[-1])) if shared_test else yt
+    return xv, xt, yt, (rest[0] if rest else None)
+
+
+def _bucket(bucket: tuple, sizes, x, y, xv, yv, xt, yt, xp, seed_ids, n_dev: int,
+            shared_test: bool, featurize, t_flat, opt_shapes, steps: int, keep_best: bool):
+    """One bucket's data and `RunState`: runs `(seed, size)` seed-major, padded to a multiple of
+    the device count with halted copies of run 0; each run's rows at and after its `n` zeroed
+    (and masked out of the loss). Returns `(data, state, pairs)`, `pairs` the real runs."""
+    rows = int(sizes[bucket[-1]])
+    pairs = [(s, i) for s in range(x.shape[0]) for i in bucket]
+    order = pairs + [pairs[0]] * (-len(pairs) % n_dev)
+    seed_of = np.array([s for s, _ in order])
+    n_of = np.array([sizes[i] for _, i in order], dtype=np.int32)
+    bx = x[seed_of, :rows].copy()
+    by = y[seed_of, :rows].copy()
+    beyond = np.arange(rows)[None, :] >= n_of[:, None]
+    bx[beyond] = 0.0
+    by[beyond] = 0.0
+    if featurize is not None:
+        bx = featurize(bx, seed_of)  # rows beyond n still masked out of the loss
+    data = {"x": bx, "y": by, "n": n_of, "seed": seed_ids[seed_of].astype(np.int32),
+            "xv": xv[seed_of], "yv": yv[seed_of]}
+    if not shared_test:
+        data["xt"], data["yt"] = xt[seed_of], yt[seed_of]
+    if xp is not None and xp.ndim == 3:
+        data["xp"] = xp[seed_of]
+    padding = np.arange(len(order)) >= len(pairs)
+    state = initial_state(t_flat[seed_of], opt_shapes, padding, steps, keep_best=keep_best,
+                          n_probe=None if xp is None else xp.shape[-2])
+    return data, state, pairs
+
+
+def _scatter(out: np.ndarray, per_bucket: list, run_index: list) -> None:
+    """Write each bucket's per-run rows into `out[seed, size]` (padding runs dropped)."""
+    for values, pairs in zip(per_bucket, run_index):
+        out[[s for s, _ in pairs], [i for _, i in pairs]] = values[:len(pairs)]
+
+
+def _gather(states, history: list, run_index: list, s_count: int, n_sizes: int,
+            eval_steps: np.ndarray) -> tuple:
+    """`(curves, fields)`: the train/validation/test curves `(3, S, N, E)`, blank after an early
+    stop and from the step a run diverged, and the `_SUMMARY` fields `(S, N)` of the final
+    states."""
     final = jax.device_get([{name: getattr(state, name) for name in _SUMMARY}
                             for state in states])
-    if keep_best:
-        best = jax.device_get([state.best_params for state in states])
-    if xp is not None:
-        best_probe = jax.device_get([state.best_probe for state in states])
-
-    n_sizes, n_evals = len(sizes), n_chunks + 1
-    curves = np.full((3, s_count, n_sizes, n_evals), np.nan)
+    curves = np.full((3, s_count, n_sizes, len(eval_steps)), np.nan)
     fields = {name: np.zeros((s_count, n_sizes), dtype) for name, dtype in _SUMMARY.items()}
     for g, pairs in enumerate(run_index):
         r = len(pairs)
@@ -227,26 +277,4 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     cut = fields["stopped"][..., None]
     blank = np.where(div, eval_steps >= cut, eval_steps > cut)
     curves[np.broadcast_to(blank, curves.shape)] = np.nan
-    test_mse = np.where(fields["diverged"], np.nan, fields["best_test"])
-    train_mse = np.where(fields["diverged"], np.nan, fields["best_train"])
-    params = probe = None
-    if keep_best:
-        params = np.zeros((s_count, n_sizes, flat.shape[1]), np.float32)
-        params[:] = flat[:, None, :]  # a frozen head stays as drawn
-        for g, pairs in enumerate(run_index):
-            params[[s for s, _ in pairs], [i for _, i in pairs], flat.shape[1] - t_flat.shape[1]:] \
-                = best[g][:len(pairs)]
-    if xp is not None:
-        probe = np.full((s_count, n_sizes, xp.shape[-2]), np.nan)
-        for g, pairs in enumerate(run_index):
-            probe[[s for s, _ in pairs], [i for _, i in pairs]] = best_probe[g][:len(pairs)]
-        probe[fields["diverged"]] = np.nan
-    return SweepResult(
-        sizes=sizes.copy(), eval_steps=eval_steps.astype(np.int64),
-        train_curve=curves[0], val_curve=curves[1], test_curve=curves[2],
-        test_mse=test_mse, train_mse=train_mse, best_step=fields["best_step"],
-        stopped_step=fields["stopped"], diverged=fields["diverged"],
-        buckets=tuple(tuple(int(sizes[i]) for i in bucket) for bucket in buckets),
-        batch_runs=batches, devices=n_dev, probe=probe,
-        params=params if return_params else None)
-
+    return curves, fields
