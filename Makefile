@@ -12,7 +12,7 @@ run: $(VENV)/.installed-runtime
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 # Kernels against neural-tangents, hypercube and sphere spectra, page load times in Chromium, and
 # what each page's default view shows of its paper (bench/papers.py, about 20 minutes on 2 cores).

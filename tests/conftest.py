@@ -7,8 +7,10 @@ must be written out, never left to broadcasting by rank).
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
+from pathlib import Path
 
 # Results and JAX's compiled programs go to a cache private to this test run, never the user's:
 # set before anything reads it (engine.cache reads the variable on each call).
@@ -35,21 +37,34 @@ def key():
     return jax.random.PRNGKey(0)
 
 
-def pytest_collection_modifyitems(config, items):
-    # `make test` runs two workers (pytest-xdist, `--dist loadgroup`): the browser tests share one
-    # worker, so one server per run computes their views once; the tests of a module that shares a
-    # fixture among them (a module- or session-scoped one: a computed view, measured peaks) run on
-    # one worker, so the fixture is built once; every other test goes to whichever worker is free.
-    for item in items:
-        if "browser" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif any(defs and defs[-1].scope in ("module", "package", "session")
-                 for defs in item._fixtureinfo.name2fixturedefs.values()):
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+TESTS = Path(__file__).resolve().parent
+SHARED_FIXTURE_FILES = {f"tests/{path.name}" for path in TESTS.glob("test_*.py")
+                        if re.search(r"@pytest\.fixture\(scope=[\"'](module|session)",
+                                     path.read_text(encoding="utf-8"))}
+"""Test modules with a module-scoped fixture (a computed view, measured peaks): built once per
+worker that runs one of their tests."""
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """How `make test`'s two workers (pytest-xdist) share the tests: the browser tests go to one
+    worker, so one server per run serves them and computes their views once; the tests of a module
+    in `SHARED_FIXTURE_FILES` go to one worker, so its fixture is built once; every other test goes
+    to whichever worker is free. (xdist's own `--dist loadgroup` cannot do this with pytest 9: it
+    renames test ids through an attribute pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if path.startswith("tests/browser/"):
+                return "tests/browser"
+            return path if path in SHARED_FIXTURE_FILES else nodeid
+
+    return Grouped(config, log)
 
 
 def pytest_configure(config):
-    # CI runs every test (`python -m pytest -q tests`), the load test included; the marker lets a
-    # developer leave it out locally with `-m "not load"`.
+    # CI runs every test (`python -m pytest -q -n 2 tests`), the load test included; the marker
+    # lets a developer leave it out locally with `-m "not load"`.
     config.addinivalue_line("markers", "load: the lecture-hall load test (ten browser sessions on "
                                        "the heaviest page, several minutes on two cores)")
