@@ -7,7 +7,6 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.experiments import separation as sep
-from engine.guard import field_range
 from figures import separation as figs
 from figures.export import csv
 import ui
@@ -26,18 +25,15 @@ def common_controls(controls: ui.UrlControls, default) -> dict:
     law = controls.selectbox("law", "Radial law of ‖x‖", sep.LAWS, default=default.law,
                              help="x = ρu with u uniform on the sphere; the law of ρ puts mass on "
                                   "both sides of the ball's radius r = √d.")
-    ratio = controls.number("ratio", "Share of inputs inside the ball", 0.05, 0.95,
-                            default=default.ratio, step=0.05)
+    ratio = controls.field("ratio", default, "ratio", step=0.05)
     n_train = controls.select_slider("n_train", "Training samples", SIZES,
                                      default=default.n_train)
     steps = controls.select_slider("steps", "Training steps (full batch)", STEPS,
                                    default=default.steps)
     optimizer = controls.radio("opt", "Optimizer", {"adam": "Adam", "sgd": "Gradient descent"},
                                default=default.optimizer)
-    lr = controls.number("lr", "Learning rate", 0.0001, 10.0, default=default.learning_rate,
-                         step=0.005)
-    seeds = controls.slider("seeds", "Seeds", *field_range(default, "seeds"),
-                            default=default.seeds)
+    lr = controls.field("lr", default, "learning_rate", lo=0.0001, step=0.005)
+    seeds = controls.field("seeds", default, "seeds")
     return dict(law=law, ratio=ratio, n_train=n_train, steps=steps, optimizer=optimizer,
                 learning_rate=lr, seeds=seeds)
 

@@ -36,17 +36,16 @@ def hypercube_controls(controls: ui.UrlControls) -> eig.HypercubeSpec:
                                       "monomials stop being eigenfunctions and the spectrum needs "
                                       f"a dense eigendecomposition (d ≤ {eig.D_MAX_DENSE}).")
     dense_route = readout == "global_avg_pool"
-    d_max = eig.D_MAX_DENSE if dense_route else eig.D_MAX
-    d = controls.slider("d", "Input dimension d", 2, d_max, default=default.d,
-                        help="The spectrum has 2^d eigenvalues (one per subset S of the d "
-                             "coordinates).")
+    d = controls.field("d", default, "d", hi=eig.D_MAX_DENSE if dense_route else None,
+                       help="The spectrum has 2^d eigenvalues (one per subset S of the d "
+                            "coordinates).")
     depth = default.depth
     if arch == "mlp":
-        depth = controls.slider("depth", "Depth (hidden layers)", 1, eig.DEPTH_MAX,
-                                default=default.depth)
+        depth = controls.field("depth", default, "depth")
     elif arch == "shallow_cnn":
-        depth = controls.slider("depth", "Dense layers above the conv", 1, eig.DEPTH_MAX,
-                                default=1, help="1 means conv, activation, readout.")
+        depth = controls.field("depth", default, "depth", default=1,
+                               label="Dense layers above the conv",
+                               help="1 means conv, activation, readout.")
     filter_size = default.filter_size
     if cnn:
         filter_size = controls.slider("filter", "Filter size", 2, d, default=min(3, d)
@@ -54,10 +53,8 @@ def hypercube_controls(controls: ui.UrlControls) -> eig.HypercubeSpec:
                                       help="Tree networks use this patch size as often as it "
                                            "divides d, then the prime factors of the rest.")
     activation = controls.selectbox("act", "Activation", ACTIVATIONS, default=default.activation)
-    w_std = controls.number("w_std", "Weight std σ_w", 0.1, eig.STD_MAX, default=default.w_std,
-                            step=0.1)
-    b_std = controls.number("b_std", "Bias std σ_b", 0.0, eig.STD_MAX, default=default.b_std,
-                            step=0.1)
+    w_std = controls.field("w_std", default, "w_std", lo=0.1, step=0.1)
+    b_std = controls.field("b_std", default, "b_std", step=0.1)
     kernel = controls.radio("kernel", "Kernel", eig.KERNELS, default=default.kernel)
     return eig.HypercubeSpec(arch=arch, d=d, depth=depth, filter_size=filter_size,
                              readout=readout, activation=activation, w_std=w_std, b_std=b_std,
@@ -141,18 +138,14 @@ def sphere_controls(controls: ui.UrlControls) -> eig.SphereSpec:
     default = eig.DEFAULT_SPHERE
     controls.presets("Presets", eig.SPHERE_PRESETS,
                      lambda preset: controls_of("eigenstructure", "sphere", preset.spec))
-    d = controls.slider("sphere_d", "Input dimension d (sphere in R^d)", 2, eig.SPHERE_D_MAX,
-                        default=default.d)
-    layers = controls.slider("layers", "Deepest network L (layers)", 2, eig.SPHERE_LAYERS_MAX,
-                             default=default.layers, help="Depths 2..L are drawn; a depth-L "
-                                                          "network has L - 1 hidden layers.")
+    d = controls.field("sphere_d", default, "d")
+    layers = controls.field("layers", default, "layers", help="Depths 2..L are drawn; a depth-L "
+                                                               "network has L - 1 hidden layers.")
     activation = controls.selectbox("sphere_act", "Activation",
                                     {a: ACTIVATIONS[a] for a in eig.SPHERE_ACTIVATIONS},
                                     default=default.activation)
-    b_std = controls.number("sphere_b_std", "Bias std σ_b", 0.0, eig.STD_MAX,
-                            default=default.b_std, step=0.1)
-    k_max = controls.slider("k_max", "Largest degree k", 8, eig.SPHERE_K_MAX,
-                            default=default.k_max)
+    b_std = controls.field("sphere_b_std", default, "b_std", step=0.1)
+    k_max = controls.field("k_max", default, "k_max")
     fit_from = controls.slider("fit_from", "Fit slopes from k =", 1, k_max - 1,
                                default=default.fit_from)
     return eig.SphereSpec(d=d, layers=layers, activation=activation, b_std=b_std, k_max=k_max,

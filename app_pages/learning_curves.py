@@ -11,7 +11,6 @@ from engine import locality
 from engine.experiments import depth_locality as loc
 from engine.experiments import eigenstructure as eig
 from engine.experiments import kernel_theory as kt
-from engine.guard import field_range
 from figures import learning_curves as figs
 from figures.export import csv
 from figures.style import ACTIVATION_NAMES
@@ -45,7 +44,7 @@ def locality_page(controls: ui.UrlControls) -> None:
                                  "coordinates are symmetries; Gaussian inputs are rotation "
                                  "invariant, which makes k-local and k-global labels "
                                  "equivalent for an MLP.")
-    d = controls.slider("d", "Input dimension d", 4, 24, default=default.d)
+    d = controls.field("d", default, "d", lo=4, hi=24)
     divisors = _divisors(d)
     k = controls.select_slider("k", "Label order k (k must divide d)", divisors,
                                default=default.k if default.k in divisors else divisors[1])
@@ -58,21 +57,18 @@ def locality_page(controls: ui.UrlControls) -> None:
                                    default=default.n_min)
     n_max = controls.select_slider("lr_n_max", "Largest training set n",
                                    [n for n in SIZES if n >= n_min], default=default.n_max)
-    seeds = controls.slider("lr_seeds", "Seeds", *field_range(default, "seeds"),
-                            default=default.seeds)
+    seeds = controls.field("lr_seeds", default, "seeds")
     steps = controls.select_slider("lr_steps", "Training steps", STEPS, default=default.steps)
     optimizer = controls.radio("lr_opt", "Optimizer", OPTIMIZERS, default=default.optimizer,
                                help="Minibatches of "
                                     f"{default.batch_size}. Adam rescales each coordinate, which "
                                     "breaks the rotation symmetry of Gaussian inputs; SGD keeps "
                                     "it.")
-    lr = controls.number("lr_lr", "Learning rate", 0.0001, 1.0,
-                         default=default.learning_rate, step=0.001)
+    lr = controls.field("lr_lr", default, "learning_rate", lo=0.0001, hi=1.0, step=0.001)
     kernel = controls.radio("lr_kernel", "Kernel", figs.KERNEL_NAMES, default=default.kernel)
-    ridge = controls.number("lr_ridge", "Kernel ridge δ", 0.0, 10.0, default=default.ridge,
-                            step=0.01, help="0: the interpolating kernel regressor, what an "
-                                            "infinitely wide network trained to convergence "
-                                            "computes.")
+    ridge = controls.field("lr_ridge", default, "ridge", hi=10.0, step=0.01,
+                           help="0: the interpolating kernel regressor, what an infinitely wide "
+                                "network trained to convergence computes.")
     spec = loc.LocalitySpec(distribution=inputs, d=d, k=k, depths=tuple(range(1, max_depth + 1)),
                             width=width, n_min=n_min, n_max=n_max, seeds=seeds, steps=steps,
                             optimizer=optimizer, learning_rate=lr, kernel=kernel, ridge=ridge)
@@ -117,7 +113,7 @@ def theory_page(controls: ui.UrlControls) -> None:
     controls.presets("Presets", kt.PRESETS,
                      lambda preset: controls_of("learning_curves", "theory", preset.spec))
     arch = controls.selectbox("th_arch", "Kernel of", eig.ARCHITECTURES, default=default.arch)
-    d = controls.slider("th_d", "Input dimension d", *field_range(default, "d"), default=default.d)
+    d = controls.field("th_d", default, "d")
     depth, filter_size = default.depth, default.filter_size
     if arch == "mlp":
         depth = controls.slider("th_depth", "Depth (hidden layers)", 1, eig.DEPTH_MAX,
@@ -155,14 +151,11 @@ def theory_page(controls: ui.UrlControls) -> None:
         divisors = _divisors(d)
         k = controls.select_slider("th_k", "Label order k (k must divide d)", divisors,
                                    default=default.k if default.k in divisors else divisors[0])
-    ridge = controls.number("ridge", "Ridge δ", *field_range(default, "ridge"),
-                            default=default.ridge, step=0.01)
-    noise = controls.number("noise", "Label noise variance ε²", *field_range(default, "noise"),
-                            default=default.noise, step=0.1)
+    ridge = controls.field("ridge", default, "ridge", step=0.01)
+    noise = controls.field("noise", default, "noise", step=0.1)
     n_max = controls.select_slider("th_n_max", "Largest training set n", SIZES,
                                    default=default.n_max)
-    seeds = controls.slider("th_seeds", "Seeds", *field_range(default, "seeds"),
-                            default=default.seeds)
+    seeds = controls.field("th_seeds", default, "seeds")
     controls.finish()
     spec = kt.TheorySpec(arch=arch, d=d, depth=depth, filter_size=filter_size,
                          activation=activation, kernel=kernel, target=target, modes=modes, k=k,

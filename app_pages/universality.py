@@ -7,7 +7,6 @@ import streamlit as st
 
 from engine import tasks
 from engine.experiments import universality as uni
-from engine.guard import field_range
 from figures import universality as figs
 from figures.export import csv
 import ui
@@ -34,16 +33,12 @@ def sample_page(controls: ui.UrlControls) -> None:
                                    default=max(default.d_max, d_min))
     n_max = controls.select_slider("n_max", "Largest training set n", SIZES,
                                    default=default.n_max)
-    threshold = controls.number("threshold", "Target test error (MSE / Var y)", 0.05, 0.95,
-                                default=default.threshold, step=0.05)
-    seeds = controls.slider("seeds", "Seeds", *field_range(default, "seeds"),
-                            default=default.seeds)
+    threshold = controls.field("threshold", default, "threshold", lo=0.05, hi=0.95, step=0.05)
+    seeds = controls.field("seeds", default, "seeds")
     steps = controls.select_slider("steps", "Training steps", STEPS, default=default.steps)
     optimizer = controls.radio("opt", "Optimizer", OPTIMIZERS, default=default.optimizer)
-    lr = controls.number("lr", "Learning rate", 0.0001, 100.0, default=default.learning_rate,
-                         step=0.001)
-    channels = controls.slider("channels", "CNN/LCN channels (every layer)",
-                               *field_range(default, "channels"), default=default.channels)
+    lr = controls.field("lr", default, "learning_rate", lo=0.0001, step=0.001)
+    channels = controls.field("channels", default, "channels")
     width = controls.select_slider("width", "FCN width", [16, 32, 64, 128, 256, 512],
                                    default=default.width)
     spec = uni.SampleComplexitySpec(target=target, d_min=d_min, d_max=d_max, n_max=n_max,
@@ -111,8 +106,7 @@ def depth_page(controls: ui.UrlControls) -> None:
     channels = tuple(sorted({max(top // 16, 1), max(top // 4, 1), top}))
     n_train = controls.select_slider("n_train", "Training samples", SIZES,
                                      default=default.n_train)
-    seeds = controls.slider("depth_seeds", "Seeds", *field_range(default, "seeds"),
-                            default=default.seeds)
+    seeds = controls.field("depth_seeds", default, "seeds")
     steps = controls.select_slider("depth_steps", "Training steps", DEPTH_STEPS,
                                    default=default.steps)
     spec = uni.DepthSpec(d=d, s=s, target=target, channels=channels, n_train=n_train,

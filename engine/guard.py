@@ -119,10 +119,10 @@ def check_types(spec: Any) -> Any:
 
 
 def whole(value: Any, name: str, lowest: Optional[int] = None,
-          highest: Optional[int] = None) -> int:
+          highest: Optional[int] = None, *, what: str = "") -> int:
     """`value` as an int in `[lowest, highest]` (None: no bound on that side); `ValueError`
-    naming `name` otherwise. Python and numpy integers pass, and floats with no fraction (`8.0`);
-    booleans do not.
+    naming `name` otherwise, with `what` added to the sentence. Python and numpy integers pass,
+    and floats with no fraction (`8.0`); booleans do not.
 
     >>> whole(8.0, "d", 1), whole(3, "`k`", 1, 4)
     (8, 3)
@@ -132,8 +132,8 @@ def whole(value: Any, name: str, lowest: Optional[int] = None,
     integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if highest is not None:
         if not integral or not lowest <= value <= highest:
-            raise ValueError(f"{name} must be a whole number from {lowest} to {highest}, got "
-                             f"{shown(value)}.")
+            raise ValueError(f"{name} must be a whole number from {lowest} to {highest}{what}, "
+                             f"got {shown(value)}.")
         return int(value)
     if not integral:
         raise ValueError(f"{name} must be a whole number, got {shown(value)}.")
@@ -159,27 +159,62 @@ def number(value: Any, name: str, low: float, high: float, *, open_low: bool = F
     return float(value)
 
 
+def positive(value: Any, name: str) -> float:
+    """`value` as a finite float above 0; `ValueError` naming `name` otherwise.
+
+    >>> positive(2, "radius")
+    2.0
+    """
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} must be a positive finite number, got {shown(value)}.")
+    return float(value)
+
+
+def power_of_two(value: int, name: str, why: str = "") -> int:
+    """`value` (a whole number >= 1) when it is a power of two; `ValueError` naming `name`, with
+    `why` (the reason the view needs one) added to the sentence.
+
+    >>> power_of_two(16, "`d_max`")
+    16
+    """
+    if value & (value - 1):
+        raise ValueError(f"{name} = {value} must be a power of two{why}.")
+    return value
+
+
 def bounded(default: Any, low: float, high: float, *, open_low: bool = False,
-            what: str = "") -> Any:
-    """A spec field with its range, declared once (a `dataclasses.field`): `check_ranges` refuses a
-    value outside `[low, high]` (`(low, high]` with `open_low`), and a page's widget and URL
-    parsing read the same bounds (`field_range`). Whole numbers when `default` is an int; `what`
-    is added to the refusal (e.g. the unit).
+            what: str = "", label: str = "") -> Any:
+    """A spec field with its range and label, declared once (a `dataclasses.field`):
+    `check_ranges` refuses a value outside `[low, high]` (`(low, high]` with `open_low`), and a
+    page's widget, its URL parsing and its slider bounds read the same declaration
+    (`field_range`, `field_label`; `ui.state.UrlControls.field`). Whole numbers when `default` is
+    an int; `what` is added to the refusal (e.g. the unit); `label` is what a person reads beside
+    the widget.
 
     >>> @dataclasses.dataclass(frozen=True)
     ... class Spec:
-    ...     seeds: int = bounded(2, 1, 8)
-    >>> field_range(Spec, "seeds"), check_ranges(Spec(seeds=3)).seeds
-    ((1, 8), 3)
+    ...     seeds: int = bounded(2, 1, 8, label="Seeds")
+    >>> field_range(Spec, "seeds"), field_label(Spec, "seeds"), check_ranges(Spec(seeds=3)).seeds
+    ((1, 8), 'Seeds', 3)
     """
-    return dataclasses.field(default=default,
-                             metadata={"range": (low, high), "open_low": open_low, "what": what})
+    return dataclasses.field(default=default, metadata={
+        "range": (low, high), "open_low": open_low, "what": what, "label": label})
+
+
+def _field(spec: Any, name: str) -> dataclasses.Field:
+    (found,) = [f for f in dataclasses.fields(spec) if f.name == name]
+    return found
 
 
 def field_range(spec: Any, name: str) -> tuple:
     """`(low, high)` of a `bounded` field of a spec class (or instance)."""
-    (found,) = [f for f in dataclasses.fields(spec) if f.name == name]
-    return found.metadata["range"]
+    return _field(spec, name).metadata["range"]
+
+
+def field_label(spec: Any, name: str) -> str:
+    """The label of a `bounded` field (its name when none was declared)."""
+    return _field(spec, name).metadata.get("label") or name
 
 
 def check_ranges(spec: Any) -> Any:
@@ -191,7 +226,7 @@ def check_ranges(spec: Any) -> Any:
         low, high = f.metadata["range"]
         value, name = getattr(spec, f.name), f"`{f.name}`"
         if isinstance(f.default, int):
-            whole(value, name, low, high)
+            whole(value, name, low, high, what=f.metadata["what"])
         else:
             number(value, name, low, high, open_low=f.metadata["open_low"],
                    what=f.metadata["what"])

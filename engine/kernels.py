@@ -42,8 +42,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine import activations
-from engine.specs import (Activation, Conv, Dense, Flatten, GlobalAvgPool, conv_padding, is_spatial,
-                          parse_layers, signal_lengths)
+from engine.specs import (
+    Activation,
+    Architecture,
+    Conv,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    conv_padding,
+    parse_layers,
+)
 
 DEFAULT_MEMORY_BUDGET = 8 * 2**30
 """Bytes for the two output matrices plus the working set of one block (8 GiB)."""
@@ -77,7 +85,7 @@ class KernelPair(NamedTuple):
 class KernelPlan:
     """How `nngp_ntk` will evaluate a request: covariance storage per layer, blocks, memory."""
 
-    arch: tuple
+    arch: Architecture
     d: int
     n1: int
     n2: int
@@ -130,7 +138,7 @@ class KernelPlan:
 # --- Planning ------------------------------------------------------------------------------------
 
 
-def _modes(arch: tuple, lengths: tuple) -> tuple:
+def _modes(arch: Architecture, lengths: tuple) -> tuple:
     """Storage needed for the covariance entering each layer, found backwards from the readout:
     `global_avg_pool` needs every pair of positions, `flatten` and `local` only the diagonal, and
     every other layer passes on what its successor needs."""
@@ -177,7 +185,7 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
     """Plan `nngp_ntk` for `n1` x `n2` inputs of dimension `d` (`n2=None`: the symmetric `x2=None`
     case); raises `ValueError` if the request cannot fit `memory_budget` bytes even in blocks."""
     arch = parse_layers(layers)
-    lengths = ((int(d) if is_spatial(arch) else None),) + signal_lengths(arch, d)
+    lengths = ((int(d) if arch.spatial else None),) + arch.lengths(d)
     modes = _modes(arch, lengths)
     symmetric = n2 is None
     n2 = n1 if symmetric else n2
@@ -344,7 +352,7 @@ def _apply_layers(nngp, ntk, k11, k22, identical, *, layers, modes, lengths, deg
     return nngp, ntk, k11, k22
 
 
-def _stages(arch: tuple) -> list[tuple[int, int]]:
+def _stages(arch: Architecture) -> list[tuple[int, int]]:
     """Split the layers after every activation. Each stage is compiled on its own: inside one
     program XLA's fusion recomputes earlier layers' elementwise work in later layers' fusions (the
     cost grew quadratically with depth), and a program boundary is the one barrier it keeps."""

@@ -52,14 +52,13 @@ from jaxtyping import Array, Float
 from engine.activations import activation_fn
 from engine.specs import (
     Activation,
+    Architecture,
     Conv,
     Dense,
     Flatten,
     GlobalAvgPool,
     conv_padding,
-    is_spatial,
     parse_layers,
-    signal_lengths,
 )
 
 Params = tuple  # one entry per layer: (W, b) for dense/conv/local, () otherwise
@@ -75,13 +74,12 @@ __all__ = ["apply", "empirical_ntk", "features", "hidden_weight_layers", "init",
 def hidden_weight_layers(layers: Iterable[Any]) -> tuple[int, ...]:
     """Indices of the layers that take a width: every `conv`/`local` layer and every `dense` but the
     last (the readout, which has one output)."""
-    arch = parse_layers(layers)
-    return tuple(i for i, layer in enumerate(arch[:-1]) if isinstance(layer, (Dense, Conv)))
+    return parse_layers(layers).hidden
 
 
-def resolve_widths(arch: tuple, width: Width) -> tuple[int, ...]:
+def resolve_widths(arch: Architecture, width: Width) -> tuple[int, ...]:
     """One positive int per hidden weight layer, from an int or a sequence; `ValueError` otherwise."""
-    hidden = [i for i, layer in enumerate(arch[:-1]) if isinstance(layer, (Dense, Conv))]
+    hidden = arch.hidden
     names = ", ".join(f"{i} ({arch[i].name})" for i in hidden) or "none"
 
     def check(value: Any, what: str) -> int:
@@ -111,7 +109,7 @@ def resolve_widths(arch: tuple, width: Width) -> tuple[int, ...]:
 
 def _parse(layers: Iterable[Any], d: int) -> tuple[tuple, tuple]:
     arch = parse_layers(layers)
-    return arch, signal_lengths(arch, d)
+    return arch, arch.lengths(d)
 
 
 def _patch_indices(layer: Conv, length: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -136,10 +134,10 @@ def _patches(layer: Conv, h: Array) -> Array:
 # --- Initialisation ----------------------------------------------------------------------------
 
 
-def param_shapes(arch: tuple, d: int, widths: tuple) -> list:
+def param_shapes(arch: Architecture, d: int, widths: tuple) -> list:
     """`[(w_shape, b_shape) or None]`, one entry per layer (shapes in the module docstring)."""
-    lengths = signal_lengths(arch, d)
-    channels = 1 if is_spatial(arch) else d
+    lengths = arch.lengths(d)
+    channels = 1 if arch.spatial else d
     hidden = iter(widths)
     shapes = []
     for i, layer in enumerate(arch):
@@ -174,7 +172,7 @@ def parameter_count(layers: Iterable[Any], d: int, *, width: Width = 512) -> int
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 4))
-def _init(arch: tuple, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
+def _init(arch: Architecture, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
     shapes = param_shapes(arch, d, widths)
     sizes = [math.prod(s) for pair in shapes if pair for s in pair]
     # One draw for all parameters, cut into pieces: the same i.i.d. N(0, 1) entries as a draw per
@@ -225,7 +223,7 @@ def init(layers: Iterable[Any], d: int, *, key: Array, width: Width = 512,
 # --- Forward pass -------------------------------------------------------------------------------
 
 
-def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None = None,
+def _forward(arch: Architecture, params: Params, x: Array, eps: Sequence[Array] | None = None,
              readout: bool = True) -> tuple[Array, list, list]:
     """Outputs `(n,)`, plus for every weight layer its input as read by the weights (`(n, C)` for a
     dense on vectors, `(n, P, K)` patches otherwise) and its pre-activation output. `eps`, if given,
@@ -237,7 +235,7 @@ def _forward(arch: tuple, params: Params, x: Array, eps: Sequence[Array] | None 
     h = jnp.asarray(x, dtype)
     if h.ndim != 2:
         raise ValueError(f"Inputs must have shape (n, d), got {h.shape}.")
-    if is_spatial(arch):
+    if any(isinstance(layer, Conv) for layer in arch):  # `arch` may be a prefix (`features`)
         h = h[:, :, None]
     taps, zs = [], []
     j = 0
@@ -287,11 +285,11 @@ def features(head: tuple, params: Params, x: Array) -> Array:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _apply_jit(arch: tuple, params: Params, x: Array) -> Array:
+def _apply_jit(arch: Architecture, params: Params, x: Array) -> Array:
     return _forward(arch, params, x)[0]
 
 
-def _check_params(arch: tuple, params: Params) -> None:
+def _check_params(arch: Architecture, params: Params) -> None:
     if not isinstance(params, (tuple, list)) or len(params) != len(arch):
         got = len(params) if isinstance(params, (tuple, list)) else type(params).__name__
         raise ValueError(f"params must have one entry per layer ({len(arch)}), got {got}; build them "
@@ -312,14 +310,14 @@ def apply(layers: Iterable[Any], params: Params, x: Float[Array, "n d"]) -> Floa
     x = jnp.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"Inputs must have shape (n, d), got {x.shape}.")
-    signal_lengths(arch, x.shape[1])
+    arch.lengths(x.shape[1])
     return _apply_jit(arch, tuple(params), x)
 
 
 # --- Empirical NTK -----------------------------------------------------------------------------
 
 
-def _taps_and_cotangents(arch: tuple, params: Params, x: Array) -> tuple[list, list]:
+def _taps_and_cotangents(arch: Architecture, params: Params, x: Array) -> tuple[list, list]:
     """Each weight layer's input (taps) and the per-example cotangent `df(x_i)/dz_l` of its output.
 
     The examples do not interact, so the gradient of `sum_i f(x_i)` w.r.t. a zero offset added to
@@ -338,7 +336,7 @@ def _taps_and_cotangents(arch: tuple, params: Params, x: Array) -> tuple[list, l
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _empirical_ntk_jit(arch: tuple, params: Params, x1: Array, x2: Array | None) -> Array:
+def _empirical_ntk_jit(arch: Architecture, params: Params, x1: Array, x2: Array | None) -> Array:
     taps1, gs1 = _taps_and_cotangents(arch, params, x1)
     taps2, gs2 = (taps1, gs1) if x2 is None else _taps_and_cotangents(arch, params, x2)
     weight_layers = [layer for layer in arch if isinstance(layer, (Dense, Conv))]
@@ -393,7 +391,7 @@ def empirical_ntk(layers: Iterable[Any], params: Params, x1: Float[Array, "n1 d"
     x1 = jnp.asarray(x1)
     if x1.ndim != 2:
         raise ValueError(f"x1 must have shape (n1, d), got {x1.shape}.")
-    signal_lengths(arch, x1.shape[1])
+    arch.lengths(x1.shape[1])
     if x2 is not None:
         x2 = jnp.asarray(x2)
         if x2.ndim != 2 or x2.shape[1] != x1.shape[1]:
@@ -405,7 +403,7 @@ def empirical_ntk(layers: Iterable[Any], params: Params, x1: Float[Array, "n1 d"
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _sample_outputs_jit(arch: tuple, widths: tuple, dtype: Any, batch_size: int, keys: Array,
+def _sample_outputs_jit(arch: Architecture, widths: tuple, dtype: Any, batch_size: int, keys: Array,
                         x: Array) -> Array:
     d = x.shape[1]
 
@@ -430,7 +428,7 @@ def sample_outputs(layers: Iterable[Any], x: Float[Array, "n d"], *, key: Array,
     x = jnp.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"Inputs must have shape (n, d), got {x.shape}.")
-    signal_lengths(arch, x.shape[1])
+    arch.lengths(x.shape[1])
     widths = resolve_widths(arch, width)
     for name, value in (("n_networks", n_networks), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:

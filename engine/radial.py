@@ -57,8 +57,6 @@ References:
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -77,6 +75,9 @@ SPREADS = {"near_edge": 0.1, "shell": 0.25, "heavy_tailed": 1 / 3}
 """Default spread `s` of each law (module docstring)."""
 
 
+_RATIO = "ratio (the fraction of points inside the ball)"
+
+
 # --- Validation ----------------------------------------------------------------------------------
 
 
@@ -86,25 +87,10 @@ def _law(law: Any) -> str:
     return law
 
 
-def _positive(value: Any, name: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value <= 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-    return float(value)
-
-
-def _ratio(value: Any) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or not 0 <= value <= 1):
-        raise ValueError(f"ratio (the fraction of points inside the ball) must be a number from 0 "
-                         f"to 1, got {value!r}.")
-    return float(value)
-
-
 def _spread(law: str, spread: Any) -> float:
     if spread is None:
         return SPREADS[law]
-    s = _positive(spread, "spread")
+    s = guard.positive(spread, "spread")
     if law == "shell" and s >= 1:
         raise ValueError(f"The shell's spread must be below 1 (the shell r(1 ± s) must not reach "
                          f"the origin), got {spread!r}.")
@@ -154,8 +140,8 @@ def radial_cdf(law: str, rho, *, radius: float = 1.0, ratio: float = 0.5,
     0.8
     """
     law = _law(law)
-    r = _positive(radius, "radius")
-    p = _ratio(ratio)
+    r = guard.positive(radius, "radius")
+    p = guard.number(ratio, _RATIO, 0, 1)
     s = _spread(law, spread)
     g = _cdf_t(law, s, np.asarray(rho, np.float64) / r)
     inside = np.minimum(g / 0.5, 1.0)
@@ -173,8 +159,8 @@ def radial_quantile(law: str, q, *, radius: float = 1.0, ratio: float = 0.5,
     2.0
     """
     law = _law(law)
-    r = _positive(radius, "radius")
-    p = _ratio(ratio)
+    r = guard.positive(radius, "radius")
+    p = guard.number(ratio, _RATIO, 0, 1)
     s = _spread(law, spread)
     q = np.asarray(q, np.float64)
     if not np.all((q > 0) & (q < 1)):
@@ -209,8 +195,8 @@ def sample(law: str, d: int, n: int, *, radius: float = 1.0, ratio: float = 0.5,
     law = _law(law)
     d = guard.whole(d, "d", 1)
     n = guard.whole(n, "n", 0)
-    r = _positive(radius, "radius")
-    p = _ratio(ratio)
+    r = guard.positive(radius, "radius")
+    p = guard.number(ratio, _RATIO, 0, 1)
     s = _spread(law, spread)
     seed = guard.whole(seed, "seed", 0)
     if isinstance(leading, (str, bytes)) or not isinstance(leading, (tuple, list)):
@@ -231,7 +217,7 @@ def sample(law: str, d: int, n: int, *, radius: float = 1.0, ratio: float = 0.5,
 
 def ball_indicator(x, radius: float) -> np.ndarray:
     """`1{||x|| <= radius}` over the last axis of `x`, as float64 zeros and ones."""
-    r = _positive(radius, "radius")
+    r = guard.positive(radius, "radius")
     x = np.asarray(x, np.float64)
     if x.ndim < 1:
         raise ValueError("x must have shape (..., d), got a scalar.")

@@ -43,6 +43,7 @@ from typing import Callable, Optional
 import numpy as np
 import scipy.linalg
 
+from engine import guard
 from engine.walsh import walsh_hadamard
 
 
@@ -167,12 +168,6 @@ def expected_distinct(sizes, d: int) -> np.ndarray:
     return points * -np.expm1(np.asarray(sizes, dtype=np.float64) * np.log1p(-1.0 / points))
 
 
-def _check_count(value, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-        raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}.")
-    return int(value)
-
-
 def _hypercube_row(row, d: int) -> np.ndarray:
     try:
         row = np.asarray(row, dtype=np.float64)
@@ -226,7 +221,7 @@ def hypercube_learning_curve(row, d: int, coefficients, sizes, *, seeds: int = 1
         >>> curve.test_mse.shape, bool(np.all(curve.test_mse[:, 1] < curve.test_mse[:, 0]))
         ((3, 2), True)
     """
-    d = _check_count(d, "d", 1)
+    d = guard.whole(d, "d", 1)
     row = _hypercube_row(row, d)
     v = np.asarray(coefficients, dtype=np.float64)
     if v.shape != (2 ** d,):
@@ -236,7 +231,7 @@ def hypercube_learning_curve(row, d: int, coefficients, sizes, *, seeds: int = 1
     if sizes.ndim != 1 or not sizes.size or not np.all(sizes == np.round(sizes)) or sizes.min() < 1:
         raise ValueError("sizes must be a non-empty list of whole numbers >= 1.")
     sizes = sizes.astype(np.int64)
-    seeds = _check_count(seeds, "seeds", 1)
+    seeds = guard.whole(seeds, "seeds", 1)
     for name, value in (("ridge", ridge), ("noise", noise)):
         if not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")

@@ -17,6 +17,7 @@ Every mistake a person can make raises `ValueError` with a sentence that says wh
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from typing import Any, Iterable, Sequence, Union
@@ -87,7 +88,33 @@ class GlobalAvgPool:
 
 
 Layer = Union[Dense, Conv, Activation, Flatten, GlobalAvgPool]
-Architecture = tuple  # tuple[Layer, ...], as returned by `parse_layers`
+
+
+class Architecture(tuple):
+    """A parsed, validated architecture: an immutable, hashable tuple of layer objects.
+
+    `parse_layers` makes one, once, at the edge (a public engine function, a view's spec); every
+    other engine function takes it as it is (`parse_layers` returns an `Architecture` unchanged),
+    so a stack is checked once and can key a cache or an `lru_cache` directly. It compares and
+    hashes as the tuple of its layers.
+    """
+
+    __slots__ = ()
+
+    @property
+    def spatial(self) -> bool:
+        """Whether the stack reads its input as a signal (it contains `conv`/`local` layers)."""
+        return any(isinstance(layer, Conv) for layer in self)
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """Indices of the layers that take a width: every `conv`/`local` layer and every `dense`
+        but the last (the readout, which has one output)."""
+        return tuple(i for i, layer in enumerate(self[:-1]) if isinstance(layer, (Dense, Conv)))
+
+    def lengths(self, d: int) -> tuple:
+        """Positions after each layer for inputs of length `d` (`signal_lengths`)."""
+        return signal_lengths(self, d)
 
 _KEYS = {
     "dense": {"w_std", "b_std"},
@@ -178,10 +205,12 @@ def parse_layers(layers: Iterable[Any]) -> Architecture:
     >>> parse_layers([{"layer": "dense"}, {"layer": "relu"}, {"layer": "dense", "b_std": 0.1}])
     (Dense(w_std=1.0, b_std=0.0), Activation(fn='relu'), Dense(w_std=1.0, b_std=0.1))
     """
+    if isinstance(layers, Architecture):
+        return layers
     if isinstance(layers, (str, bytes, dict)) or not isinstance(layers, Iterable):
         raise ValueError("An architecture is a list of layer dicts, e.g. "
                          "[{'layer': 'dense'}, {'layer': 'relu'}, {'layer': 'dense'}].")
-    arch = tuple(_parse_one(spec, i) for i, spec in enumerate(layers))
+    arch = Architecture(_parse_one(spec, i) for i, spec in enumerate(layers))
     if not arch:
         raise ValueError("The architecture is empty; give at least one layer, e.g. [{'layer': 'dense'}].")
     if not isinstance(arch[-1], Dense):
@@ -206,9 +235,9 @@ def parse_layers(layers: Iterable[Any]) -> Architecture:
     return arch
 
 
-def is_spatial(arch: Sequence[Layer]) -> bool:
+def is_spatial(arch: Iterable[Any]) -> bool:
     """Whether the stack reads its input as a signal (it contains `conv`/`local` layers)."""
-    return any(isinstance(layer, Conv) for layer in arch)
+    return parse_layers(arch).spatial
 
 
 def conv_output_length(layer: Conv, length: int) -> int:
@@ -237,8 +266,12 @@ def signal_lengths(arch: Sequence[Layer], d: int) -> tuple:
     """
     if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
         raise ValueError(f"The input dimension d must be a positive whole number, got {d!r}.")
-    arch = parse_layers(arch)
-    length = int(d) if is_spatial(arch) else None
+    return _signal_lengths(parse_layers(arch), int(d))
+
+
+@functools.lru_cache(maxsize=4096)
+def _signal_lengths(arch: Architecture, d: int) -> tuple:
+    length = d if arch.spatial else None
     lengths = []
     for i, layer in enumerate(arch):
         if isinstance(layer, Conv):

@@ -57,7 +57,7 @@ import numpy as np
 from engine import kernels
 from engine.guard import shown, whole
 from engine.kernels import FULL, kernel_plan, nngp_ntk
-from engine.specs import Conv, GlobalAvgPool, is_spatial, parse_layers, signal_lengths
+from engine.specs import Architecture, Conv, GlobalAvgPool, parse_layers
 from engine.walsh import (  # noqa: F401 (the Walsh basis, re-exported for the spectra's users)
     MAX_D, check_cube_d, hypercube_points, point_rows, walsh_frequency, walsh_hadamard,
     walsh_hadamard_inplace)
@@ -95,7 +95,7 @@ def _check_kernel(kernel) -> int:
 # --- Spatial spread of a set of coordinates ------------------------------------------------------
 
 
-def _tree_blocks(arch: tuple, d: int) -> Optional[tuple]:
+def _tree_blocks(arch: Architecture, d: int) -> Optional[tuple]:
     """Block sizes `(1, s_1, s_1 s_2, ...)` of the patch tree when every conv/local layer has
     `stride == filter_size` (non-overlapping patches; `signal_lengths` has made sure the stride
     divides the positions, so no padding is added whatever the `padding` says), else `None`."""
@@ -110,7 +110,7 @@ def _tree_blocks(arch: tuple, d: int) -> Optional[tuple]:
     return tuple(b for b in blocks if b < d) or (1,)
 
 
-def _first_conv(arch: tuple) -> Optional[Conv]:
+def _first_conv(arch: Architecture) -> Optional[Conv]:
     return next((layer for layer in arch if isinstance(layer, Conv)), None)
 
 
@@ -126,7 +126,7 @@ def spread_kind(layers, d: int) -> str:
     """
     arch = parse_layers(layers)
     d = check_cube_d(d)
-    signal_lengths(arch, d)
+    arch.lengths(d)
     if _tree_blocks(arch, d) is not None:
         return SPREAD_TREE
     first = _first_conv(arch)
@@ -170,7 +170,7 @@ def spatial_spread(layers, d: int) -> np.ndarray:
     """
     arch = parse_layers(layers)
     d = check_cube_d(d)
-    signal_lengths(arch, d)
+    arch.lengths(d)
     masks = np.arange(2 ** d, dtype=np.int64)
     kind = spread_kind(arch, d)
     if kind == SPREAD_TREE:
@@ -586,8 +586,8 @@ def _angle_rule(panels: int) -> tuple:
     return theta, (half * w).ravel()
 
 
-def _check_dot_product(arch: tuple) -> None:
-    if is_spatial(arch):
+def _check_dot_product(arch: Architecture) -> None:
+    if arch.spatial:
         raise ValueError("The sphere eigenvalues need a dot-product kernel (dense layers and "
                          "activations only): a conv/local kernel depends on the products x_p y_q "
                          "of positions, not on x.y alone, so spherical harmonics are not its "

@@ -17,6 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
+from engine.guard import field_label, field_range
+
 _SAVED = "_url_controls"
 _LOADED = "_url_loaded"
 
@@ -156,6 +158,26 @@ class UrlControls:
         value = self.where.number_input(label, min_value=float(lo), max_value=float(hi),
                                         step=float(step), key=key, help=help, format="%g")
         return self._record(name, float(value))
+
+    def field(self, name: str, spec: Any, field: str, *, lo: float | None = None,
+              hi: float | None = None, default: Any = None, step: float | None = None,
+              label: str | None = None, help: str | None = None) -> Any:
+        """The widget of a `guard.bounded` field of `spec` (a view's spec instance): its label,
+        range and default read from the field's one declaration. A whole-number field is a
+        slider, a number field a number input (`step` needed). `lo`/`hi` narrow the range for
+        this page (never widen it); `default` overrides the spec's value, `label` the declared
+        label (where the field means something more specific on this view)."""
+        low, high = field_range(spec, field)
+        lo = low if lo is None else lo
+        hi = high if hi is None else hi
+        assert low <= lo and hi <= high, f"{field}: the page may only narrow [{low}, {high}]"
+        default = getattr(spec, field) if default is None else default
+        label = field_label(spec, field) if label is None else label
+        if isinstance(getattr(type(spec)(), field), int):
+            return self.slider(name, label, int(lo), int(hi), default=default, help=help)
+        if step is None:
+            raise TypeError(f"{field}: a number field needs a step")
+        return self.number(name, label, lo, hi, default=default, step=step, help=help)
 
     def multiselect(self, name: str, label: str, options: Mapping[str, str], *,
                     default: Sequence[str], most: int, help: str | None = None) -> list[str]:

@@ -102,22 +102,22 @@ class LocalitySpec:
     `threshold`: the test MSE whose crossing defines the samples needed.
     """
     distribution: str = "hypercube"
-    d: int = guard.bounded(24, 2, 64)
+    d: int = guard.bounded(24, 2, 64, label="Input dimension d")
     k: int = 3
     depths: tuple = (1, 2, 3)
     width: int = guard.bounded(64, 4, WIDTH_MAX)
     n_min: int = guard.bounded(256, 8, N_MAX)
     n_max: int = guard.bounded(2048, 8, N_MAX)
     n_sizes: int = guard.bounded(4, 1, 16)
-    seeds: int = guard.bounded(2, 1, SEEDS_MAX)
+    seeds: int = guard.bounded(2, 1, SEEDS_MAX, label="Seeds")
     steps: int = guard.bounded(2000, 20, 20000)
-    learning_rate: float = guard.bounded(0.05, 0.0, 10.0, open_low=True)
+    learning_rate: float = guard.bounded(0.05, 0.0, 10.0, open_low=True, label="Learning rate")
     optimizer: str = "momentum"
     batch_size: int = guard.bounded(64, 0, N_MAX)
     w_std: float = guard.bounded(1.0, 0.0, 4.0, open_low=True)
     b_std: float = guard.bounded(0.5, 0.0, 4.0, open_low=True)
     kernel: str = "ntk"
-    ridge: float = guard.bounded(0.0, 0.0, 1e3)
+    ridge: float = guard.bounded(0.0, 0.0, 1e3, label="Kernel ridge δ")
     threshold: float = guard.bounded(0.5, 0.0, 2.0, open_low=True)
 
     @property

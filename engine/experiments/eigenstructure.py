@@ -21,7 +21,6 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -80,13 +79,13 @@ class HypercubeSpec:
     ends in one position, where pooling and flattening agree).
     """
     arch: str = "tree_cnn"
-    d: int = 12
-    depth: int = 3
+    d: int = guard.bounded(12, 2, D_MAX, label="Input dimension d")
+    depth: int = guard.bounded(3, 1, DEPTH_MAX, label="Depth (hidden layers)")
     filter_size: int = 2
     readout: str = "flatten"
     activation: str = "relu"
-    w_std: float = 1.0
-    b_std: float = 0.0
+    w_std: float = guard.bounded(1.0, 0.0, STD_MAX, open_low=True, label="Weight std σ_w")
+    b_std: float = guard.bounded(0.0, 0.0, STD_MAX, label="Bias std σ_b")
     kernel: str = "ntk"
 
 
@@ -124,22 +123,17 @@ def normalise_hypercube(spec: HypercubeSpec) -> HypercubeSpec:
                          f"{', '.join(ACTIVATIONS)}.")
     if spec.readout not in READOUTS:
         raise ValueError(f"Unknown readout {spec.readout!r}; choose 'flatten' or 'global_avg_pool'.")
-    for name in ("d", "depth", "filter_size"):
-        value = getattr(spec, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"`{name}` must be a whole number, got {value!r}.")
-    if not 2 <= spec.d <= D_MAX:
-        raise ValueError(f"d = {spec.d} is out of range: choose d from 2 to {D_MAX} (2^d "
+    spec = guard.check_types(spec)
+    low, high = guard.field_range(spec, "d")
+    if not low <= spec.d <= high:
+        raise ValueError(f"d = {spec.d} is out of range: choose d from {low} to {high} (2^d "
                          "eigenvalues).")
-    if not 1 <= spec.depth <= DEPTH_MAX:
-        raise ValueError(f"Depth {spec.depth} is out of range: choose 1 to {DEPTH_MAX}.")
-    for name in ("w_std", "b_std"):
-        value = getattr(spec, name)
-        if not (isinstance(value, (int, float)) and math.isfinite(value)
-                and 0 <= value <= STD_MAX):
-            raise ValueError(f"`{name}` must be a number from 0 to {STD_MAX:g}, got {value!r}.")
+    low, high = guard.field_range(spec, "depth")
+    if not low <= spec.depth <= high:
+        raise ValueError(f"Depth {spec.depth} is out of range: choose {low} to {high}.")
     if spec.w_std == 0:
         raise ValueError("`w_std` must be positive: with zero weights the kernel is constant.")
+    guard.check_ranges(spec)
     changes: dict = {"w_std": float(spec.w_std), "b_std": float(spec.b_std)}
     if spec.arch == "mlp":
         changes.update(filter_size=0, readout="flatten")
@@ -267,35 +261,32 @@ ACCURATE_FLOOR = 1e-10
 @dataclasses.dataclass(frozen=True)
 class SphereSpec:
     """One view of the sphere spectra: depths `2..layers` (layers = hidden layers + 1)."""
-    d: int = 3
-    layers: int = 5
+    d: int = guard.bounded(3, 2, SPHERE_D_MAX, label="Input dimension d (sphere in R^d)")
+    layers: int = guard.bounded(5, 2, SPHERE_LAYERS_MAX, label="Deepest network L (layers)")
     activation: str = "relu"
-    b_std: float = 0.0
-    k_max: int = 200
+    b_std: float = guard.bounded(0.0, 0.0, STD_MAX, label="Bias std σ_b")
+    k_max: int = guard.bounded(200, 8, SPHERE_K_MAX, label="Largest degree k")
     fit_from: int = 20
 
 
 def normalise_sphere(spec: SphereSpec) -> SphereSpec:
     if not isinstance(spec, SphereSpec):
         raise ValueError("Expected a SphereSpec.")
-    for name in ("d", "layers", "k_max", "fit_from"):
-        value = getattr(spec, name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"`{name}` must be a whole number, got {value!r}.")
-    if not 2 <= spec.d <= SPHERE_D_MAX:
-        raise ValueError(f"d = {spec.d} is out of range: choose d from 2 to {SPHERE_D_MAX}.")
-    if not 2 <= spec.layers <= SPHERE_LAYERS_MAX:
-        raise ValueError(f"Choose the deepest network between 2 and {SPHERE_LAYERS_MAX} layers.")
+    spec = guard.check_types(spec)
+    low, high = guard.field_range(spec, "d")
+    if not low <= spec.d <= high:
+        raise ValueError(f"d = {spec.d} is out of range: choose d from {low} to {high}.")
+    low, high = guard.field_range(spec, "layers")
+    if not low <= spec.layers <= high:
+        raise ValueError(f"Choose the deepest network between {low} and {high} layers.")
     if spec.activation not in SPHERE_ACTIVATIONS:
         raise ValueError(f"Choose the activation among {', '.join(SPHERE_ACTIVATIONS)}.")
-    if not 8 <= spec.k_max <= SPHERE_K_MAX:
-        raise ValueError(f"k_max = {spec.k_max} is out of range: choose 8 to {SPHERE_K_MAX}.")
+    low, high = guard.field_range(spec, "k_max")
+    if not low <= spec.k_max <= high:
+        raise ValueError(f"k_max = {spec.k_max} is out of range: choose {low} to {high}.")
     if not 1 <= spec.fit_from < spec.k_max:
         raise ValueError(f"The fit window must start between 1 and k_max - 1 = {spec.k_max - 1}.")
-    if not (isinstance(spec.b_std, (int, float)) and math.isfinite(spec.b_std)
-            and 0 <= spec.b_std <= STD_MAX):
-        raise ValueError(f"`b_std` must be a number from 0 to {STD_MAX:g}.")
-    return dataclasses.replace(spec, b_std=float(spec.b_std))
+    return guard.check_ranges(spec)
 
 
 def sphere_bytes(spec: SphereSpec) -> int:

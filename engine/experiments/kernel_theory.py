@@ -58,7 +58,7 @@ from engine import eigenlearning, guard, locality, regression, spectra
 from engine.cache import Progress, cached
 from engine.experiments import eigenstructure
 from engine.presets import Preset, Presets
-from engine.specs import parse_layers
+from engine.specs import Architecture, parse_layers
 
 ARCHITECTURES = eigenstructure.ARCHITECTURES
 KERNELS = eigenstructure.KERNELS
@@ -94,7 +94,7 @@ class TheorySpec:
     `n_min` to `n_max`, `seeds` training sets each.
     """
     arch: str = "tree_cnn"
-    d: int = guard.bounded(16, D_MIN, D_MAX)
+    d: int = guard.bounded(16, D_MIN, D_MAX, label="Input dimension d")
     depth: int = 2
     filter_size: int = 2
     activation: str = "relu"
@@ -104,12 +104,12 @@ class TheorySpec:
     target: str = "modes"
     modes: tuple = ((2, 2), (2, 16))
     k: int = 2
-    ridge: float = guard.bounded(0.0, 0, RIDGE_MAX)
-    noise: float = guard.bounded(0.0, 0, NOISE_MAX)
+    ridge: float = guard.bounded(0.0, 0, RIDGE_MAX, label="Ridge δ")
+    noise: float = guard.bounded(0.0, 0, NOISE_MAX, label="Label noise variance ε²")
     n_min: int = 8
     n_max: int = guard.bounded(2048, 2, N_MAX)
     sizes: int = guard.bounded(9, SIZES_MIN, SIZES_MAX)
-    seeds: int = guard.bounded(4, 1, SEEDS_MAX)
+    seeds: int = guard.bounded(4, 1, SEEDS_MAX, label="Seeds")
 
     @property
     def measured_sizes(self) -> np.ndarray:
@@ -138,7 +138,7 @@ def theory_layers(spec: TheorySpec) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=16)
-def _mode_table(arch: tuple, d: int) -> dict:
+def _mode_table(arch: Architecture, d: int) -> dict:
     """`{(frequency, spread): smallest S}` over all sets `S` (cheap: no kernel), for a parsed (so
     hashable) architecture."""
     frequency = spectra.walsh_frequency(d).astype(np.int64)

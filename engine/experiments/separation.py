@@ -115,6 +115,8 @@ PROBE_DIRECTIONS = 16
 WORKERS = 2
 """Sweeps run at once: one compiles while another trains (compilation is single-threaded)."""
 
+_WHY_POWER_OF_TWO = " (the view doubles d from d_min to d_max); choose e.g. 4, 8, 16 or 32"
+
 
 def network(model: str) -> tuple[list, tuple, str]:
     """`(layers, frozen, output)` of a model (module docstring); widths come from the spec."""
@@ -158,12 +160,6 @@ def _train_spec(spec, model: str, width: int, features: int) -> training.TrainSp
 
 
 # ------------------------------------------------------------------------------------ validation
-def _power_of_two(value: int, name: str) -> None:
-    if value & (value - 1):
-        raise ValueError(f"`{name}` = {value} must be a power of two (the view doubles d from "
-                         "d_min to d_max); choose e.g. 4, 8, 16 or 32.")
-
-
 def _check_common(spec) -> dict:
     """The fields both views share: law, radius, ratio, n_train, steps, optimizer, learning rate,
     seeds. Returns the normalised floats."""
@@ -270,16 +266,17 @@ class DimensionSpec:
     law: str = "shell"
     radius: float = guard.bounded(1.0, 0.25, 4.0, what=" (in units of √d)")
     ratio: float = guard.bounded(0.5, 0.05, 0.95,
-                                what=" (the fraction of points inside the ball)")
+                                 what=" (the fraction of points inside the ball)",
+                                 label="Share of inputs inside the ball")
     d_min: int = guard.bounded(4, 2, 128)
     d_max: int = guard.bounded(32, 2, 128)
     width: int = guard.bounded(32, 2, 512)
     features: int = guard.bounded(1024, 2, 4096)
     n_train: int = guard.bounded(1024, 64, 16384)
     steps: int = guard.bounded(500, 20, 5000)
-    learning_rate: float = guard.bounded(0.03, 0, 10, open_low=True)
+    learning_rate: float = guard.bounded(0.03, 0, 10, open_low=True, label="Learning rate")
     optimizer: str = "adam"
-    seeds: int = guard.bounded(2, 1, 8)
+    seeds: int = guard.bounded(2, 1, 8, label="Seeds")
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -293,8 +290,8 @@ def normalise_dimension(spec: DimensionSpec) -> DimensionSpec:
     if not isinstance(spec, DimensionSpec):
         raise ValueError("Expected a DimensionSpec.")
     floats = _check_common(spec)
-    _power_of_two(spec.d_min, "d_min")
-    _power_of_two(spec.d_max, "d_max")
+    guard.power_of_two(spec.d_min, "`d_min`", _WHY_POWER_OF_TWO)
+    guard.power_of_two(spec.d_max, "`d_max`", _WHY_POWER_OF_TWO)
     if spec.d_max < spec.d_min:
         raise ValueError(f"`d_max` ({spec.d_max}) must be at least `d_min` ({spec.d_min}).")
     return dataclasses.replace(spec, **floats)

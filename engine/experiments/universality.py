@@ -44,6 +44,8 @@ BIAS_STD = 0.1
 VAL_FRACTION = 0.25
 N_TEST = 2048
 
+_WHY_POWER_OF_TWO = " (the trees halve the input at every layer)"
+
 
 def network(arch: str, d: int, *, channels: int, width: int) -> tuple[list, tuple]:
     """`(layers, widths)` of one architecture on `d` inputs: a tree CNN or LCN with filter = stride
@@ -70,12 +72,6 @@ def parameter_counts(spec) -> np.ndarray:
     return counts
 
 
-def _power_of_two(value: int, name: str) -> None:
-    if value & (value - 1):
-        raise ValueError(f"`{name}` = {value} must be a power of two (the trees halve the input "
-                         "at every layer).")
-
-
 # ------------------------------------------------------------------------------ sample complexity
 @dataclasses.dataclass(frozen=True)
 class SampleComplexitySpec:
@@ -84,12 +80,13 @@ class SampleComplexitySpec:
     d_min: int = guard.bounded(8, 4, D_MAX)
     d_max: int = guard.bounded(64, 4, D_MAX)
     n_max: int = guard.bounded(2048, 64, 8192)
-    seeds: int = guard.bounded(4, 1, 8)
-    threshold: float = guard.bounded(0.5, 0.0, 1.0, open_low=True)
+    seeds: int = guard.bounded(4, 1, 8, label="Seeds")
+    threshold: float = guard.bounded(0.5, 0.0, 1.0, open_low=True,
+                                     label="Target test error (MSE / Var y)")
     steps: int = guard.bounded(1000, 100, 5000)
     optimizer: str = "adam"
-    learning_rate: float = guard.bounded(0.01, 0.0, 100.0, open_low=True)
-    channels: int = guard.bounded(8, 1, CHANNEL_CAP)
+    learning_rate: float = guard.bounded(0.01, 0.0, 100.0, open_low=True, label="Learning rate")
+    channels: int = guard.bounded(8, 1, CHANNEL_CAP, label="CNN/LCN channels (every layer)")
     width: int = guard.bounded(64, 4, 512)
 
     @property
@@ -115,11 +112,11 @@ def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexityS
     if spec.optimizer not in OPTIMIZERS:
         raise ValueError(f"Choose the optimizer among {', '.join(OPTIMIZERS)}.")
     guard.check_ranges(spec)
-    _power_of_two(spec.d_min, "d_min")
-    _power_of_two(spec.d_max, "d_max")
+    guard.power_of_two(spec.d_min, "`d_min`", _WHY_POWER_OF_TWO)
+    guard.power_of_two(spec.d_max, "`d_max`", _WHY_POWER_OF_TWO)
     if spec.d_max < spec.d_min:
         raise ValueError("`d_max` must be at least `d_min`.")
-    _power_of_two(spec.n_max, "n_max")
+    guard.power_of_two(spec.n_max, "`n_max`", _WHY_POWER_OF_TWO)
     return dataclasses.replace(spec, threshold=float(spec.threshold),
                                learning_rate=float(spec.learning_rate))
 
@@ -279,7 +276,7 @@ class DepthSpec:
     target: str = "cross_halves"
     channels: tuple = (4, 16, 64)
     n_train: int = guard.bounded(1024, 64, 8192)
-    seeds: int = guard.bounded(2, 1, 8)
+    seeds: int = guard.bounded(2, 1, 8, label="Seeds")
     steps: int = guard.bounded(1500, 100, 5000)
     learning_rate: float = guard.bounded(0.003, 0.0, 1.0, open_low=True)
 

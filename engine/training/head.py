@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from engine.networks import features, param_shapes
-from engine.specs import Conv, Dense, is_spatial
+from engine.specs import Architecture, Conv, Dense, parse_layers
 
 PRECOMPUTE = True  # tests switch it off to compare with the masked-gradient path
 
@@ -32,17 +32,17 @@ class FrozenHead:
     layers: int
     weight_layers: int
     size: int
-    arch: tuple
+    arch: Architecture
     d: int
     widths: tuple
     frozen: tuple
 
 
-def split_frozen_head(arch: tuple, d: int, widths: tuple, frozen: tuple) -> FrozenHead | None:
+def split_frozen_head(arch: Architecture, d: int, widths: tuple, frozen: tuple) -> FrozenHead | None:
     """The `FrozenHead` of a vector network (no `conv`/`local`) whose weight layers `0..k-1` are
     frozen and `k` is trained, cut at the layer before weight layer `k`; None when there is no such
     head (or `PRECOMPUTE` is off)."""
-    if not PRECOMPUTE or is_spatial(arch):
+    if not PRECOMPUTE or arch.spatial:
         return None
     weight_at = [i for i, layer in enumerate(arch) if isinstance(layer, (Dense, Conv))]
     k = 0
@@ -53,12 +53,12 @@ def split_frozen_head(arch: tuple, d: int, widths: tuple, frozen: tuple) -> Froz
     cut = weight_at[k]
     size = sum(math.prod(shape) for pair in param_shapes(arch, d, widths)[:cut] if pair
                for shape in pair)
-    return FrozenHead(layers=cut, weight_layers=k, size=size, arch=arch[cut:], d=widths[k - 1],
+    return FrozenHead(layers=cut, weight_layers=k, size=size, arch=parse_layers(arch[cut:]), d=widths[k - 1],
                       widths=widths[k:], frozen=tuple(j - k for j in frozen if j >= k))
 
 
 @functools.lru_cache(maxsize=16)
-def head_program(arch: tuple, d: int, widths: tuple, cut: int):
+def head_program(arch: Architecture, d: int, widths: tuple, cut: int):
     """Outputs `(R, m, C)` of the head `arch[:cut]` for `(R, size)` flat head parameters on
     `(R, m, d)` inputs, run by run (`jax.lax.map`)."""
     shapes = [pair for pair in param_shapes(arch, d, widths)[:cut]]

@@ -17,10 +17,10 @@ import numpy as np
 
 from engine.guard import whole
 from engine.networks import param_shapes, parameter_count, resolve_widths
-from engine.specs import parse_layers, signal_lengths
+from engine.specs import Architecture, parse_layers
 
 
-def unraveller(arch: tuple, d: int, widths: tuple) -> Callable:
+def unraveller(arch: Architecture, d: int, widths: tuple) -> Callable:
     """The inverse of `ravel`: a flat vector to the parameter tuple of `engine.networks.init`
     (`(W, b)` for weight layers, `()` otherwise); traceable."""
     shapes = param_shapes(arch, d, widths)
@@ -35,7 +35,7 @@ def unraveller(arch: tuple, d: int, widths: tuple) -> Callable:
     return unravel
 
 
-def trainable_mask(arch: tuple, d: int, widths: tuple, frozen: tuple) -> np.ndarray:
+def trainable_mask(arch: Architecture, d: int, widths: tuple, frozen: tuple) -> np.ndarray:
     """`(P,)` bool over the flat parameters: False for the weights and biases of frozen layers."""
     pairs = [pair for pair in param_shapes(arch, d, widths) if pair]
     return np.concatenate([np.full(math.prod(shape), k not in frozen)
@@ -70,7 +70,7 @@ def unravel_params(layers: Iterable[Any], d: int, width, flat) -> tuple:
     """
     arch = parse_layers(layers)
     d = whole(d, "d", 1)
-    signal_lengths(arch, d)
+    arch.lengths(d)
     widths = resolve_widths(arch, width)
     # jax arrays (also traced ones, to differentiate through) stay as they are
     flat = flat if isinstance(flat, jax.Array) else np.asarray(flat, np.float32)

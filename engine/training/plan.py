@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.guard import whole
 from engine.networks import param_shapes, parameter_count, resolve_widths
-from engine.specs import Conv, parse_layers, signal_lengths
+from engine.specs import Architecture, Conv, parse_layers
 from engine.training.head import split_frozen_head
 from engine.training.spec import TrainSpec, check_frozen
 
@@ -42,12 +42,12 @@ _PROGRAM_BYTES_PER_LAYER = 4 * 2 ** 20  # per weight layer of each bucket, kept
 # --- Cost model ----------------------------------------------------------------------------------
 
 
-def layer_costs(arch: tuple, d: int, widths: tuple) -> list:
+def layer_costs(arch: Architecture, d: int, widths: tuple) -> list:
     """`(multiply-adds, floats read, floats written)` of each weight layer on one input, from its
     weight shape (`engine.networks.param_shapes`): `C_in C_out` per position for a `dense` (acting at
     every position of a signal), `f C_in C_out` per output position for a `conv`/`local`, whose
     patches it reads."""
-    lengths = signal_lengths(arch, d)
+    lengths = arch.lengths(d)
     costs = []
     for i, (layer, pair) in enumerate(zip(arch, param_shapes(arch, d, widths))):
         if pair is None:
@@ -59,12 +59,12 @@ def layer_costs(arch: tuple, d: int, widths: tuple) -> list:
     return costs
 
 
-def _macs_per_sample(arch: tuple, d: int, widths: tuple) -> int:
+def _macs_per_sample(arch: Architecture, d: int, widths: tuple) -> int:
     """Multiply-adds of one forward pass on one input."""
     return sum(macs for macs, _, _ in layer_costs(arch, d, widths))
 
 
-def runs_per_batch(arch: tuple, d: int, widths: tuple, rows: int, local_runs: int,
+def runs_per_batch(arch: Architecture, d: int, widths: tuple, rows: int, local_runs: int,
                     platform: str) -> int:
     """How many runs of a bucket to vmap together on one device (a divisor of `local_runs`).
 

@@ -20,6 +20,7 @@ from jax.sharding import Mesh, PartitionSpec
 
 from engine.networks import apply
 from engine.training.params import trainable_mask, unraveller
+from engine.specs import Architecture
 
 DIVERGENCE_FACTOR = 1e6  # a loss above this times the initial training MSE counts as diverged
 BATCH_STREAM = 2 ** 32 - 1  # fold_in index of the minibatch stream; seeds stay below 2**31
@@ -92,7 +93,7 @@ def link(output: str) -> Callable:
     return jax.nn.sigmoid if output == "sigmoid" else (lambda z: z)
 
 
-def _mse(arch: tuple, params, x, y, n, link: Callable = lambda z: z):
+def _mse(arch: Architecture, params, x, y, n, link: Callable = lambda z: z):
     """Mean square error over the first `n` rows of `x` (rows at and after `n` are masked out)."""
     r = link(apply(arch, params, x)) - y
     mask = jnp.arange(x.shape[0]) < n
@@ -100,7 +101,7 @@ def _mse(arch: tuple, params, x, y, n, link: Callable = lambda z: z):
 
 
 @functools.lru_cache(maxsize=16)
-def program(arch: tuple, d: int, widths: tuple, optimizer_name: str, batch_size: int,
+def program(arch: Architecture, d: int, widths: tuple, optimizer_name: str, batch_size: int,
             eval_every: int, mesh: Mesh, shared_test: bool, batches: tuple, frozen: tuple = (),
             output: str = "linear", keep_best: bool = False):
     """The training program, jitted over a tuple of buckets (each a `RunState` and a dict of

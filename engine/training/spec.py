@@ -14,7 +14,7 @@ from typing import Iterable
 import numpy as np
 
 from engine.guard import whole
-from engine.specs import Conv, Dense
+from engine.specs import Architecture, Conv, Dense
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 OUTPUTS = ("linear", "sigmoid")  # the link between the network and the loss (`TrainSpec.output`)
@@ -130,7 +130,7 @@ class SweepResult:
 
 
 
-def check_frozen(arch: tuple, frozen: tuple) -> tuple:
+def check_frozen(arch: Architecture, frozen: tuple) -> tuple:
     """`frozen` checked against the architecture's weight layers."""
     count = sum(isinstance(layer, (Dense, Conv)) for layer in arch)
     bad = [k for k in frozen if k >= count]

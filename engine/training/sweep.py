@@ -14,7 +14,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from engine.networks import init, parameter_count, resolve_widths
-from engine.specs import parse_layers, signal_lengths
+from engine.specs import Architecture, parse_layers
 from engine.training.checks import (check_data, check_devices, check_init, check_probe,
                                     check_seeds)
 from engine.training.head import head_program, split_frozen_head
@@ -75,7 +75,7 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     arch = parse_layers(layers)
     x, y, xv, yv, xt, yt, sizes = check_data(x_train, y_train, x_val, y_val, x_test, y_test, sizes)
     s_count, n_max, d = x.shape
-    signal_lengths(arch, d)
+    arch.lengths(d)
     widths = resolve_widths(arch, train.width)
     if train.batch_size > n_max:
         raise ValueError(f"batch_size {train.batch_size} exceeds the {n_max} training rows per "
@@ -192,7 +192,7 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
         params=params if return_params else None)
 
 
-def _head_features(arch: tuple, d: int, widths: tuple, stage, flat: np.ndarray,
+def _head_features(arch: Architecture, d: int, widths: tuple, stage, flat: np.ndarray,
                    device) -> Callable:
     """`featurize(inputs, seeds_of=None)`: the frozen head's outputs `(S or R, m, C)` on inputs
     `(S or R, m, d)`, with seed `s`'s head (or run `r`'s, `seeds_of[r]`)."""
