@@ -307,10 +307,13 @@ def cached(name: str, *, normalise: Optional[Callable] = None,
 
 def enable_compilation_cache() -> None:
     """Keep JAX's compiled programs under `cache_dir()/jax`, so a new process (a restarted server,
-    a worker) skips most compilation."""
+    a worker) skips most compilation. Where `JAX_COMPILATION_CACHE_DIR` is set, JAX's own setting,
+    that directory is kept (one compilation cache shared by several result caches, as the test
+    suite's processes share one)."""
     import jax
 
-    path = cache_dir() / "jax"
-    path.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        path = cache_dir() / "jax"
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

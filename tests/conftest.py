@@ -17,6 +17,15 @@ from pathlib import Path
 os.environ["IBL_CACHE_DIR"] = tempfile.mkdtemp(prefix="ibl-test-cache-")
 atexit.register(shutil.rmtree, os.environ["IBL_CACHE_DIR"], True)
 
+# JAX's compiled programs: one persistent cache for the whole run, made by the first pytest process
+# and inherited by its xdist workers and every server the browser tests start, so a program one
+# process compiled is read, not compiled again, by the others (`engine.cache.enable_compilation_cache`
+# keeps this directory). Compilation is most of the time of a small training view on a CPU.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ibl-test-jax-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
