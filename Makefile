@@ -6,13 +6,18 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: run test bench reference venv clean image-test
+.PHONY: run test bench bench-gpu reference venv clean image-test
 
 run: $(VENV)/.installed-runtime
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -n 2 tests
+
+# The device bench (kernels, spectra, training, every default view from empty caches) in one table;
+# made for a GPU machine, runs on a CPU too (bench/gpu.py says what each row measures).
+bench-gpu: $(VENV)/.installed-dev
+	PYTHON=$(BIN)/python bash bench/gpu.sh
 
 # Kernels against neural-tangents, hypercube and sphere spectra, page load times in Chromium, and
 # what each page's default view shows of its paper (bench/papers.py, about 20 minutes on 2 cores).

@@ -33,10 +33,20 @@ its estimated memory exceeds `engine.guard.memory_budget()`, a server's memory s
 `max_computations() * memory_budget()` above its baseline, however many sessions (a lecture hall)
 ask for different views at once; the others wait, their progress bars at zero, for a free slot.
 
+Estimates that hold: a view's `estimate` is a model of its work with constants fitted on one idle
+CPU. Each computation records how long it took against that estimate (`calibration`), and
+`Cached.estimate_seconds` returns the estimate times the median of the view's recent ratios (of
+every view's while it has too few of its own) times how busy the machine is now (`load_factor`), so
+the ask-first rule of the pages and the time budget of a computation about to start read the
+figure this machine measured. The budget check of `normalise` stays on the uncalibrated figure, so
+what a view may be and its cache key never depend on the machine's load.
+
 Environment:
     IBL_CACHE_DIR      where results (and JAX's compiled programs, under `jax/`) are kept;
                        default `$XDG_CACHE_HOME/inductive-bias-lab` or `~/.cache/inductive-bias-lab`.
     IBL_CACHE_SIZE_MB  the size bound in MiB (default 2048).
+    IBL_CALIBRATE      `0` turns the calibration of estimates off (the tests do, for estimates
+                       that do not depend on what ran before).
     IBL_MAX_COMPUTATIONS, IBL_TIME_BUDGET_S, IBL_MEMORY_BUDGET_MB: see `engine.guard`.
 """
 
@@ -53,6 +63,7 @@ import math
 import os
 import pathlib
 import pickle
+import statistics
 import threading
 import time
 from typing import Any, Callable, Generic, Optional, TypeVar
@@ -212,6 +223,75 @@ def computation_slots() -> threading.BoundedSemaphore:
         return _slots[count]
 
 
+# --- Calibration of the time estimates ----------------------------------------------------------
+
+CALIBRATE_ENV = "IBL_CALIBRATE"
+RATIOS_KEPT = 15
+"""Measured-to-estimated ratios kept per view (the median of these is its calibration)."""
+MIN_RATIOS = 3
+"""Ratios a view needs before its own median is used (until then: every view's median)."""
+RATIO_RANGE = (0.1, 10.0)
+"""A calibration factor is kept within this range: one odd measurement (a machine suspended in
+the middle of a computation) cannot make every estimate absurd."""
+MIN_MEASURED_S = 1.0
+"""Computations shorter than this are not recorded: their time is mostly overhead."""
+_CALIBRATION = "calibration:"
+
+
+def calibrating() -> bool:
+    """Whether estimates are calibrated (`IBL_CALIBRATE` is not `0`)."""
+    return os.environ.get(CALIBRATE_ENV, "1").strip() != "0"
+
+
+def load_factor() -> float:
+    """How many times slower than on an idle machine a computation runs now, from the one-minute
+    load average: `max(1, (load + 1) / cores)` (the `+ 1` is the computation itself)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1.0
+    return max(1.0, (load + 1.0) / (os.cpu_count() or 1))
+
+
+def _ratios(name: str) -> list:
+    with contextlib.suppress(Exception):
+        value = store().get(_CALIBRATION + name, default=None)
+        if isinstance(value, list):
+            return [float(r) for r in value if isinstance(r, (int, float)) and r > 0]
+    return []
+
+
+def calibration(name: str) -> float:
+    """The factor that turns view `name`'s estimate on an idle machine into what this machine
+    measured: the median of its last `RATIOS_KEPT` ratios of measured seconds to the estimate
+    times the `load_factor` at the time; with fewer than `MIN_RATIOS` of its own, the median over
+    every view's; 1 with none at all, or when calibration is off."""
+    if not calibrating():
+        return 1.0
+    ratios = _ratios(name)
+    if len(ratios) < MIN_RATIOS:
+        ratios = _ratios("*")
+    if not ratios:
+        return 1.0
+    low, high = RATIO_RANGE
+    return min(max(statistics.median(ratios), low), high)
+
+
+def record_time(name: str, estimated_s: float, measured_s: float, load: float) -> None:
+    """Keep the ratio `measured_s / (estimated_s * load)` of a computation of view `name` (and
+    in every view's list), for `calibration`. Best effort: a cache that cannot be written keeps
+    the old calibration."""
+    if not calibrating() or measured_s < MIN_MEASURED_S or not estimated_s > 0:
+        return
+    ratio = measured_s / (estimated_s * load)
+    with contextlib.suppress(Exception):
+        cache = store()
+        with cache.transact():
+            for key in (name, "*"):
+                kept = (_ratios(key) + [ratio])[-RATIOS_KEPT:]
+                cache.set(_CALIBRATION + key, kept)
+
+
 class Cached(Generic[R]):
     """A function of one spec whose results live in the shared cache.
 
@@ -259,8 +339,14 @@ class Cached(Generic[R]):
         return spec
 
     def estimate_seconds(self, spec: Any) -> Optional[float]:
-        """Expected seconds to compute `spec` (None when the function gives no estimate)."""
-        return None if self._estimate is None else float(self._estimate(self.normalise(spec)))
+        """Expected seconds to compute `spec` on this machine now: the view's estimate times its
+        `calibration` and the `load_factor` (None when the function gives no estimate)."""
+        if self._estimate is None:
+            return None
+        return float(self._estimate(self.normalise(spec))) * self._machine()
+
+    def _machine(self) -> float:
+        return calibration(self.name) * load_factor() if calibrating() else 1.0
 
     def estimate_bytes(self, spec: Any) -> Optional[int]:
         """Expected peak working memory, in bytes, of computing `spec` (None when the function
@@ -284,11 +370,21 @@ class Cached(Generic[R]):
             value = read(key)  # computed by another caller while we waited
             if value is _MISS:
                 with computation_slots():  # only distinct computations queue here
+                    estimated = None if self._estimate is None else float(self._estimate(spec))
+                    if estimated is not None and self.budget_s is not None:
+                        # On a machine busier than usual, a view within its budget on an idle
+                        # machine may not be within it now.
+                        guard.refuse_if_slow(estimated * self._machine(), self.budget_s,
+                                             self.advice)
+                    load = load_factor()
                     start = time.perf_counter()
                     value = self.fn(spec, progress=progress)
+                    seconds = time.perf_counter() - start
                 write(key, value)
-                _log.info("computed %s %s in %.1f s", self.name, key[:16],
-                          time.perf_counter() - start)
+                if estimated is not None:
+                    record_time(self.name, estimated, seconds, load)
+                _log.info("computed %s %s in %.1f s (estimated %s)", self.name, key[:16], seconds,
+                          "-" if estimated is None else f"{estimated:.1f} s idle")
         return value
 
 

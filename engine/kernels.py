@@ -60,6 +60,13 @@ _BLOCK_ELEMENTS = 2**18
 """Target number of covariance entries per array in one block: small enough to stay in cache and
 to split a symmetric problem into enough blocks that skipping the lower triangle pays."""
 
+_ACCELERATOR_BLOCK_BYTES = 2**32
+"""On a GPU or TPU, the largest working set of one block (4 GiB): blocks as large as the budget
+allows up to this, so a 20,000 x 20,000 kernel is a few dozen dispatches, not thousands."""
+
+BACKENDS = ("cpu", "gpu", "cuda", "rocm", "tpu")
+"""Backends `kernel_plan` sizes blocks for: the CPU's cache, or an accelerator's memory."""
+
 _MIN_BLOCK_SIDE = 24
 """Smallest block side the cache target may ask for (the memory budget may still ask for less):
 the inputs are the contiguous trailing axes, and XLA vectorises poorly over fewer than ~500."""
@@ -98,6 +105,7 @@ class KernelPlan:
     output_bytes: int
     memory_budget: int
     quadrature_degree: int
+    backend: str = "cpu"
 
     @property
     def memory_bytes(self) -> int:
@@ -131,8 +139,16 @@ class KernelPlan:
                 f"{'one triangle' if self.symmetric else 'all pairs'} ({total:,} pairs) in "
                 f"{self.blocks} block(s) of {self.block[0]} x {self.block[1]}; "
                 f"memory {self.memory_bytes / 2**20:,.0f} MiB of a "
-                f"{self.memory_budget / 2**20:,.0f} MiB budget.")
+                f"{self.memory_budget / 2**20:,.0f} MiB budget; {self._sizing()}.")
         return "\n".join([head, *lines])
+
+    def _sizing(self) -> str:
+        if self.backend == "cpu":
+            return (f"blocks sized for the CPU's cache (about {_BLOCK_ELEMENTS:,} covariance "
+                    "entries an array, so a block's arrays stay in cache)")
+        return (f"blocks sized for the {self.backend.upper()}'s memory (as large as the budget "
+                f"allows, at most {_ACCELERATOR_BLOCK_BYTES / 2**30:g} GiB a block: every "
+                "dispatch costs launch overhead, and a large block keeps the device busy)")
 
 
 # --- Planning ------------------------------------------------------------------------------------
@@ -181,9 +197,14 @@ def _peak_entries(arch, modes, lengths) -> int:
 def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
                 memory_budget: int = DEFAULT_MEMORY_BUDGET,
                 quadrature_degree: int = activations.DEFAULT_QUADRATURE_DEGREE,
-                block_size: Optional[int] = None) -> KernelPlan:
+                block_size: Optional[int] = None, backend: Optional[str] = None) -> KernelPlan:
     """Plan `nngp_ntk` for `n1` x `n2` inputs of dimension `d` (`n2=None`: the symmetric `x2=None`
-    case); raises `ValueError` if the request cannot fit `memory_budget` bytes even in blocks."""
+    case); raises `ValueError` if the request cannot fit `memory_budget` bytes even in blocks.
+
+    Blocks are sized for `backend` (default: JAX's backend in use): on a CPU, for its cache
+    (`_BLOCK_ELEMENTS` entries an array); on a GPU or TPU, as large as `memory_budget` allows up
+    to `_ACCELERATOR_BLOCK_BYTES`, so launch overhead does not dominate. The numbers do not depend
+    on the plan (each entry is computed by the same recursion, whatever block it falls in)."""
     arch = parse_layers(layers)
     lengths = ((int(d) if arch.spatial else None),) + arch.lengths(d)
     modes = _modes(arch, lengths)
@@ -212,8 +233,15 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
             f"pairs of inputs being worked on) but the memory budget is {memory_budget / 2**30:.2f} GiB: use fewer "
             "inputs, a smaller d, a flatten readout instead of global_avg_pool, or raise "
             "memory_budget.")
-    largest = int(min(available // bytes_per_pair,
-                      max(_BLOCK_ELEMENTS // per_pair, _MIN_BLOCK_SIDE ** 2)))
+    backend = jax.default_backend() if backend is None else backend
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    backend = "cpu" if backend == "cpu" else ("gpu" if backend in ("cuda", "rocm") else backend)
+    if backend == "cpu":
+        target = max(_BLOCK_ELEMENTS // per_pair, _MIN_BLOCK_SIDE ** 2)
+    else:
+        target = _ACCELERATOR_BLOCK_BYTES // bytes_per_pair
+    largest = int(min(available // bytes_per_pair, target))
     side = n1 + n2
     if block_size is not None:
         if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) \
@@ -233,7 +261,8 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
     return KernelPlan(arch=arch, d=int(d), n1=int(n1), n2=int(n2), symmetric=symmetric,
                       modes=modes, lengths=lengths, block=block, blocks=blocks,
                       block_bytes=bytes_per_pair * block[0] * block[1], output_bytes=output_bytes,
-                      memory_budget=int(memory_budget), quadrature_degree=int(quadrature_degree))
+                      memory_budget=int(memory_budget), quadrature_degree=int(quadrature_degree),
+                      backend=backend)
 
 
 def _split(n: int, most: int) -> int:
@@ -452,7 +481,7 @@ def _pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
 def nngp_ntk(layers, x1, x2=None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
              progress: Optional[Callable[[int, int], None]] = None,
              quadrature_degree: int = activations.DEFAULT_QUADRATURE_DEGREE,
-             block_size: Optional[int] = None) -> KernelPair:
+             block_size: Optional[int] = None, backend: Optional[str] = None) -> KernelPair:
     """Infinite-width NNGP and NTK of the network `layers` between the rows of `x1` and `x2`.
 
     Args:
@@ -465,6 +494,8 @@ def nngp_ntk(layers, x1, x2=None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
         quadrature_degree: points per dimension of the quadrature rule for activations without
             a closed form (`tanh`, `sigmoid`); see `engine.activations`.
         block_size: the largest block side to use (default: chosen from the budget).
+        backend: the device the blocks are sized for (`kernel_plan`; default: JAX's backend in
+            use). The numbers are the same for every plan.
 
     Returns:
         `KernelPair(nngp, ntk)`, numpy float64 arrays of shape `(n1, n2)`.
@@ -486,7 +517,7 @@ def nngp_ntk(layers, x1, x2=None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET,
                              f"{x2.shape[1]}; give both the same number of columns.")
     plan = kernel_plan(layers, x1.shape[1], x1.shape[0], None if x2 is None else x2.shape[0],
                        memory_budget=memory_budget, quadrature_degree=quadrature_degree,
-                       block_size=block_size)
+                       block_size=block_size, backend=backend)
     return _evaluate(plan, x1, x2, progress)
 
 

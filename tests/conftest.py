@@ -17,6 +17,10 @@ from pathlib import Path
 os.environ["IBL_CACHE_DIR"] = tempfile.mkdtemp(prefix="ibl-test-cache-")
 atexit.register(shutil.rmtree, os.environ["IBL_CACHE_DIR"], True)
 
+# Time estimates as the views declare them, not calibrated by what earlier tests measured on this
+# machine (tests/test_cache.py turns calibration on where it tests it); inherited by the servers.
+os.environ["IBL_CALIBRATE"] = "0"
+
 # JAX's compiled programs: one persistent cache for the whole run, made by the first pytest process
 # and inherited by its xdist workers and every server the browser tests start, so a program one
 # process compiled is read, not compiled again, by the others (`engine.cache.enable_compilation_cache`

@@ -269,3 +269,106 @@ def test_a_killed_computation_leaves_nothing_and_blocks_no_one(cache_dir, tmp_pa
     assert float(survivor.communicate(timeout=120)[0]) == 70.0
     assert time.perf_counter() - start < 60  # did not wait for the dead process's lock
     assert len(calls.read_text().split()) == 2
+
+
+# --- Calibrated estimates -------------------------------------------------------------------------
+
+def _timed(name, sleep_s, estimate_s, budget_s=None):
+    """A view that takes `sleep_s` and claims `estimate_s`; its calls counted in `.calls`."""
+    calls = []
+
+    @cache.cached(name, estimate=lambda spec: estimate_s, budget_s=budget_s)
+    def view(spec, *, progress=None):
+        calls.append(spec)
+        time.sleep(sleep_s)
+        return spec.n
+
+    view.calls = calls
+    return view
+
+
+@pytest.fixture
+def calibrating(cache_dir, monkeypatch):
+    """Calibration on, on a machine whose load factor the test sets (`load[0]`, 1 to start)."""
+    monkeypatch.setenv(cache.CALIBRATE_ENV, "1")
+    load = [1.0]
+    monkeypatch.setattr(cache, "load_factor", lambda: load[0])
+    return load
+
+
+def test_estimates_follow_what_this_machine_measured(calibrating):
+    view = _timed("test.calibrated", sleep_s=1.2, estimate_s=0.4)
+    assert view.estimate_seconds(Spec(n=0)) == pytest.approx(0.4)  # nothing measured yet
+    for n in range(cache.MIN_RATIOS):
+        view(Spec(n=n))
+    # Each run took 3x (or a little more than 3x) its estimate: so will the next, says the view.
+    assert 3 * 0.4 <= view.estimate_seconds(Spec(n=99)) <= 3.6 * 0.4
+    # A machine twice as busy now: twice as long.
+    calibrating[0] = 2.0
+    assert 6 * 0.4 <= view.estimate_seconds(Spec(n=99)) <= 7.2 * 0.4
+
+
+def test_a_busy_run_is_recorded_as_an_idle_one(calibrating):
+    # Measured at load 3, the view took 3x its estimate: on an idle machine it is on time.
+    view = _timed("test.busy", sleep_s=1.2, estimate_s=0.4)
+    calibrating[0] = 3.0
+    for n in range(cache.MIN_RATIOS):
+        view(Spec(n=n))
+    calibrating[0] = 1.0
+    assert 0.4 <= view.estimate_seconds(Spec(n=99)) <= 1.2 * 0.4
+
+
+def test_a_new_view_borrows_every_views_calibration(calibrating):
+    slow = _timed("test.slow_view", sleep_s=1.2, estimate_s=0.3)
+    for n in range(cache.MIN_RATIOS):
+        slow(Spec(n=n))
+    fresh = _timed("test.fresh_view", sleep_s=0.0, estimate_s=1.0)
+    assert fresh.estimate_seconds(Spec()) >= 4.0  # the machine measured 4x: assume so here too
+
+
+def test_short_runs_and_a_damaged_record_leave_the_estimate_alone(calibrating):
+    quick = _timed("test.quick", sleep_s=0.0, estimate_s=0.5)
+    for n in range(5):
+        quick(Spec(n=n))  # far below MIN_MEASURED_S: overhead, not the machine
+    assert quick.estimate_seconds(Spec(n=99)) == pytest.approx(0.5)
+    cache.store().set(cache._CALIBRATION + "test.quick", "not a list")
+    cache.store().set(cache._CALIBRATION + "*", [float("nan"), -1.0, "x"])
+    assert quick.estimate_seconds(Spec(n=99)) == pytest.approx(0.5)
+
+
+def test_calibration_stays_within_its_range(calibrating):
+    for _ in range(cache.MIN_RATIOS):
+        cache.record_time("test.range", 1e-6, 10.0, 1.0)
+    assert cache.calibration("test.range") == cache.RATIO_RANGE[1]
+
+
+def test_calibration_off_gives_the_declared_estimate(calibrating, monkeypatch):
+    view = _timed("test.off", sleep_s=1.2, estimate_s=0.4)
+    for n in range(cache.MIN_RATIOS):
+        view(Spec(n=n))
+    monkeypatch.setenv(cache.CALIBRATE_ENV, "0")
+    calibrating[0] = 5.0
+    assert view.estimate_seconds(Spec(n=99)) == pytest.approx(0.4)
+
+
+def test_a_computation_over_its_budget_on_this_machine_now_is_refused_before_work(calibrating):
+    # Within its 10 s budget on an idle machine (estimate 4 s), the view is a valid one whose
+    # stored result is served; computing it at load 5 (about 20 s) is refused before any work.
+    view = _timed("test.budget", sleep_s=0.0, estimate_s=4.0, budget_s=10.0)
+    assert view.lookup(Spec(n=1)) is None
+    calibrating[0] = 5.0
+    with pytest.raises(ValueError, match="would take about 20 s on this machine"):
+        view(Spec(n=1))
+    assert view.calls == []
+    calibrating[0] = 1.0
+    assert view(Spec(n=1)) == 1 and len(view.calls) == 1
+    calibrating[0] = 5.0
+    assert view(Spec(n=1)) == 1 and len(view.calls) == 1  # stored: served however busy
+
+
+def test_load_factor_reads_the_load_average(monkeypatch):
+    monkeypatch.setattr(cache.os, "getloadavg", lambda: (5.0, 0.0, 0.0))
+    monkeypatch.setattr(cache.os, "cpu_count", lambda: 2)
+    assert cache.load_factor() == pytest.approx(3.0)
+    monkeypatch.setattr(cache.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert cache.load_factor() == 1.0

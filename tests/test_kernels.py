@@ -434,3 +434,36 @@ def test_row_ids_match_row_equality():
     ids = _row_ids(x)
     same = (x[:, None, :] == x[None, :, :]).all(axis=-1)
     np.testing.assert_array_equal(ids[:, None] == ids[None, :], same)
+
+
+# --- Blocks sized to the device -----------------------------------------------------------------
+
+@pytest.mark.parametrize("layers,n", [(mlp(3, b_std=0.1), 700),
+                                      (conv_net(2, 3, readout="global_avg_pool"), 120)],
+                         ids=["mlp", "conv_gap"])
+def test_an_accelerator_plan_gives_the_same_numbers_in_fewer_blocks(layers, n):
+    x = _inputs(8, n=n, seed=5)
+    cpu = kernel_plan(layers, 8, n, backend="cpu")
+    gpu = kernel_plan(layers, 8, n, backend="gpu")
+    assert gpu.blocks < cpu.blocks and gpu.backend == "gpu" and cpu.backend == "cpu"
+    assert "CPU's cache" in cpu.describe() and "GPU's memory" in gpu.describe()
+    on_cpu = nngp_ntk(layers, x, backend="cpu")
+    on_gpu = nngp_ntk(layers, x, backend="gpu")  # the GPU's plan, run here on the CPU
+    for a, b in zip(on_cpu, on_gpu):
+        assert _max_rel(b, a) < 1e-12
+
+
+def test_an_accelerator_plan_stays_within_the_memory_budget():
+    # The 20,000 x 20,000 MLP kernel: dozens of dispatches on a GPU, not thousands.
+    plan = kernel_plan(mlp(2), 64, 20_000, backend="cuda")
+    cpu = kernel_plan(mlp(2), 64, 20_000, backend="cpu")
+    assert plan.backend == "gpu" and plan.blocks <= 50 and cpu.blocks > 1000
+    assert plan.memory_bytes <= plan.memory_budget
+    tight = kernel_plan(mlp(2), 64, 20_000, memory_budget=2 * 8 * 20_000**2 + 2**28,
+                        backend="cuda")
+    assert tight.blocks > plan.blocks and tight.memory_bytes <= tight.memory_budget
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        kernel_plan(mlp(1), 4, 10, backend="abacus")
