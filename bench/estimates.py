@@ -106,7 +106,8 @@ def main() -> None:
     print(machine())
     print("idle:", flush=True)
     idle = run("idle", (250,))
-    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy_procs)]
+    spawn = multiprocessing.get_context("spawn")  # not fork: JAX runs threads in this process
+    spinners = [spawn.Process(target=_spin, daemon=True) for _ in range(args.busy_procs)]
     for p in spinners:
         p.start()
     try:
