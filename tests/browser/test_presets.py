@@ -44,10 +44,14 @@ def test_one_click_applies_a_preset_and_a_second_click_applies_it_again(app):
     # Not sticky: no pill is shown as selected after the rerun.
     assert _pills(app).locator("[aria-checked=true]").count() == 0
 
+    # Wait for the d = 5 charts themselves, not only the idle indicator: Plotly draws after
+    # the script ends, and a signature taken before that is the d = 4 charts again.
+    before = app.plot_signatures()
     slider = _slider(app, "Input dimension d (sphere in R^d)")
     slider.focus()
     slider.press("ArrowRight")
     app.wait_for_query(sphere_d="5")
+    app.wait_for_plots_to_change(before)
     app.wait_idle()
 
     before = app.plot_signatures()
