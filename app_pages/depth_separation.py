@@ -38,8 +38,13 @@ def common_controls(controls: ui.UrlControls, default) -> dict:
                 learning_rate=lr, seeds=seeds)
 
 
+def error_chart(metric: str):
+    """The first chart of either view, alone: what is drawn from the first results."""
+    return lambda view: ui.chart(figs.error_figure(view, metric), key=f"{PAGE}_error")
+
+
 def charts(view, index: int, metric: str, file_name: str) -> None:
-    ui.chart(figs.error_figure(view, metric), key=f"{PAGE}_error")
+    error_chart(metric)(view)
     if view.diverged.any():
         st.warning(f"{int(view.diverged.sum())} runs diverged (their loss exploded) and are left "
                    "out; lower the learning rate.")
@@ -92,7 +97,8 @@ def dimension_page(controls: ui.UrlControls) -> None:
                                    list(spec.dims), default=spec.dims[-1])
     metric = controls.radio("metric", "Error", figs.METRICS, default="mse")
     controls.finish()
-    view = ui.compute(sep.dimension_sweep, spec, label="Training models A and B")
+    view = ui.compute(sep.dimension_sweep, spec, label="Training models A and B",
+                      preview=error_chart(metric))
     charts(view, list(view.dims).index(shown), metric, "separation_dimension")
 
 
@@ -114,7 +120,8 @@ def width_page(controls: ui.UrlControls) -> None:
                                    list(widths), default=widths[-1])
     metric = controls.radio("metric", "Error", figs.METRICS, default="mse")
     controls.finish()
-    view = ui.compute(sep.width_sweep, spec, label="Training models A and B at every width")
+    view = ui.compute(sep.width_sweep, spec, label="Training models A and B at every width",
+                      preview=error_chart(metric))
     charts(view, list(view.widths).index(shown), metric, "separation_width")
 
 

@@ -77,10 +77,15 @@ def locality_page(controls: ui.UrlControls) -> None:
                                   help="Depth hurts the k-global label at small n and the order "
                                        "can reverse at large n (shallow networks underfit).")
     controls.finish()
-    view = ui.compute(loc.depth_locality, spec, label="Training networks and solving kernels")
+    depth_at = list(spec.sizes).index(at_n)
 
-    ui.chart(figs.locality_depth_figure(view, list(view.sizes).index(at_n)), key=f"{PAGE}_depth")
-    ui.chart(figs.locality_curves_figure(view), key=f"{PAGE}_curves")
+    def charts(view: loc.LocalityView) -> None:
+        ui.chart(figs.locality_depth_figure(view, depth_at), key=f"{PAGE}_depth")
+        ui.chart(figs.locality_curves_figure(view), key=f"{PAGE}_curves")
+
+    view = ui.compute(loc.depth_locality, spec, label="Training networks and solving kernels",
+                      preview=charts)
+    charts(view)
     if view.diverged.any():
         st.warning(f"{int(view.diverged.sum())} training runs diverged (their loss exploded) and "
                    "are left out; lower the learning rate.")

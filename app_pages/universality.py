@@ -48,15 +48,20 @@ def sample_page(controls: ui.UrlControls) -> None:
     shown = controls.select_slider("curve_d", "Learning curves at d", list(spec.dims),
                                    default=spec.dims[-1])
     controls.finish()
-    view = ui.compute(uni.sample_complexity, spec, label="Training CNN, LCN and FCN")
+    curve_at = list(spec.dims).index(shown)
 
-    chart, counts = st.columns([5, 2])
-    with chart:
-        ui.chart(figs.samples_needed_figure(view), key=f"{PAGE}_needed")
-    with counts:
-        st.markdown("**Trained parameters** (weight sharing is about these)")
-        st.dataframe(figs.parameter_table(view), hide_index=True,
-                     column_config={"d": st.column_config.NumberColumn(width="small")})
+    def needed_chart(view: uni.SampleComplexityView) -> None:
+        chart, counts = st.columns([5, 2])
+        with chart:
+            ui.chart(figs.samples_needed_figure(view), key=f"{PAGE}_needed")
+        with counts:
+            st.markdown("**Trained parameters** (weight sharing is about these)")
+            st.dataframe(figs.parameter_table(view), hide_index=True,
+                         column_config={"d": st.column_config.NumberColumn(width="small")})
+
+    view = ui.compute(uni.sample_complexity, spec, label="Training CNN, LCN and FCN",
+                      preview=needed_chart)
+    needed_chart(view)
     st.markdown(figs.ordering(view))
     missing = figs.unreached(view)
     if missing:
@@ -66,8 +71,7 @@ def sample_page(controls: ui.UrlControls) -> None:
     if view.diverged.any():
         st.warning(f"{int(view.diverged.sum())} runs diverged (their loss exploded) and are left "
                    "out; lower the learning rate.")
-    ui.chart(figs.learning_curves_figure(view, list(view.dims).index(shown)),
-             key=f"{PAGE}_curves")
+    ui.chart(figs.learning_curves_figure(view, curve_at), key=f"{PAGE}_curves")
     ui.explain(
         claim="Deep CNNs that combine multichanneling and downsampling need Õ(log² d) samples on "
               "their separation task; locally connected networks (no weight sharing) need Ω(d) "
@@ -114,8 +118,13 @@ def depth_page(controls: ui.UrlControls) -> None:
     diagram_depth = controls.slider("diagram", "Receptive fields after layer", 1,
                                     len(spec.depths), default=len(spec.depths))
     controls.finish()
-    view = ui.compute(uni.depth_sweep, spec, label="Training tree CNNs of every depth")
-    ui.chart(figs.depth_figure(view), key=f"{PAGE}_depth")
+
+    def depth_chart(view: uni.DepthView) -> None:
+        ui.chart(figs.depth_figure(view), key=f"{PAGE}_depth")
+
+    view = ui.compute(uni.depth_sweep, spec, label="Training tree CNNs of every depth",
+                      preview=depth_chart)
+    depth_chart(view)
     ui.chart(figs.receptive_field_figure(d, s, diagram_depth), key=f"{PAGE}_fields")
     ui.explain(
         claim="A deep CNN with downsampling is universal once its depth reaches log_s d: before "

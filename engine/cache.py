@@ -13,10 +13,12 @@ finds them all.
 
 Faults:
 
-- An entry is stored as the SHA-256 of its pickle followed by the pickle. A read that fails (a
-  missing or unreadable file), or whose bytes do not match their digest (a file truncated or
-  overwritten on disk), or that does not unpickle, counts as a miss: the entry is deleted and the
-  result computed again.
+- An entry is stored as the SHA-256 of its bytes followed by the bytes: an `engine.codec`
+  archive of arrays and a typed JSON manifest, never a pickle, so loading an entry runs no code of
+  the file's choosing (one planted by anyone who can write to the cache directory). A read that
+  fails (a missing or unreadable file), or whose bytes do not match their digest (a file truncated
+  or overwritten on disk), or that does not decode into the view's result type, counts as a miss:
+  the entry is deleted and the result computed again.
 - A result is written only after its computation has returned, in one SQLite transaction (diskcache
   writes a large value's file first, then commits the row that points to it), so a computation
   killed half-way leaves nothing behind.
@@ -57,21 +59,23 @@ import dataclasses
 import fcntl
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import math
 import os
 import pathlib
-import pickle
+import sqlite3
 import statistics
 import threading
 import time
+import typing
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 import diskcache
 
 import engine
-from engine import guard
+from engine import codec, guard
 from engine.guard import check_types
 
 CACHE_DIR_ENV = "IBL_CACHE_DIR"
@@ -81,6 +85,11 @@ _DIGEST_BYTES = 32
 _log = logging.getLogger(__name__)
 
 Progress = Optional[Callable[[int, int], None]]
+"""`progress(done, total)`: how much of a computation is done, in the work's own units."""
+Partial = Optional[Callable[[Any], None]]
+"""`partial(view)`: a computation's result so far, of the final result's type with what is not
+computed yet missing (NaN), so that a page can draw its charts from the first results and fill
+them in as the rest arrive. Called from the computing thread, a few times per computation."""
 R = TypeVar("R")
 
 
@@ -116,18 +125,165 @@ def _size_limit() -> int:
     return int(megabytes * 2**20)
 
 
-_stores: dict[tuple, diskcache.Cache] = {}
+class _Disk(diskcache.Disk):
+    """diskcache's value files, leaving nothing behind when a write fails: a file cut short (a full
+    disk) is removed at once, and `write` removes the file of a value whose row was not committed
+    (`stored_file`)."""
+
+    _last = threading.local()
+
+    def store(self, value, read, key=diskcache.core.UNKNOWN):
+        _Disk._last.filename = None
+        stored = super().store(value, read, key=key)
+        _Disk._last.filename = stored[2]
+        return stored
+
+    def _write(self, full_path, iterator, mode, encoding=None):
+        try:
+            return super()._write(full_path, iterator, mode, encoding)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(full_path)
+            raise
+
+    @staticmethod
+    def stored_file() -> Optional[str]:
+        """The value file this thread's last `store` wrote (None for a value kept in the index)."""
+        return getattr(_Disk._last, "filename", None)
+
+
+class _ReadOnly:
+    """A result cache on a read-only directory: what it holds, read from diskcache's SQLite index
+    (opened read-only and immutable, so nothing is written, not even a lock) and value files.
+    Writes fail with `OSError`, so new results are served unsaved."""
+
+    def __init__(self, directory: pathlib.Path):
+        self.directory = directory
+        uri = (directory / "cache.db").resolve().as_uri() + "?mode=ro&immutable=1"
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._db.execute("SELECT key, raw, expire_time, mode, filename, value FROM Cache LIMIT 1")
+        self._lock = threading.Lock()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 AND "
+                "(expire_time IS NULL OR expire_time > ?)", (key, time.time())).fetchone()
+        if row is None:
+            return default
+        mode, filename, value = row
+        if mode == diskcache.core.MODE_RAW and isinstance(value, bytes):
+            return value
+        if mode == diskcache.core.MODE_BINARY and filename:
+            return (self.directory / filename).read_bytes()
+        return default  # what only the cache's bookkeeping stores (the calibration)
+
+    def set(self, key: str, value: Any) -> None:
+        raise OSError(f"the cache at {self.directory} is read-only")
+
+    def delete(self, key: str) -> bool:
+        return False
+
+    def transact(self):
+        raise OSError(f"the cache at {self.directory} is read-only")
+
+
+class _Unavailable:
+    """No result cache at all (an unusable `IBL_CACHE_DIR`): every read misses, every write fails
+    with `OSError`, so views are computed and served but not kept."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def set(self, key: str, value: Any) -> None:
+        raise OSError("there is no usable cache directory")
+
+    def delete(self, key: str) -> bool:
+        return False
+
+    def transact(self):
+        raise OSError("there is no usable cache directory")
+
+
+_stores: dict[tuple, Any] = {}
 _stores_lock = threading.Lock()
+_degraded: dict[str, str] = {}
 
 
-def store() -> diskcache.Cache:
-    """The process's handle on the cache at `cache_dir()` (one per directory and size bound)."""
+def degraded() -> Optional[str]:
+    """A sentence saying how the cache at `cache_dir()` falls short (read-only or unusable), or
+    None when it works in full. `store()` logs it once."""
+    store()
+    return _degraded.get(str(cache_dir()))
+
+
+def _report(directory: str, sentence: str) -> None:
+    _degraded[directory] = sentence
+    _log.warning("%s", sentence)
+
+
+def _damaged(error: BaseException) -> bool:
+    """Whether an SQLite error means a damaged file (not a busy, locked or read-only one)."""
+    return (isinstance(error, sqlite3.DatabaseError)
+            and not isinstance(error, sqlite3.OperationalError))
+
+
+def _open(directory: str, size_limit: int):
+    """The store for `directory`: diskcache; a damaged one is moved aside (kept for inspection)
+    and a fresh one opened; a read-only one is read in place (`_ReadOnly`); an unusable directory
+    gives `_Unavailable`. Each fallback is reported once (`degraded`)."""
+    results = pathlib.Path(directory) / "results"
+
+    def fresh():
+        return diskcache.Cache(str(results), size_limit=size_limit, disk=_Disk,
+                               eviction_policy="least-recently-used")
+
+    try:
+        return fresh()
+    except Exception as error:  # damaged, read-only, not a directory, no permission, full disk
+        failure = error
+    if _damaged(failure):
+        aside = results.with_name(f"results.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        with contextlib.suppress(Exception):
+            results.rename(aside)
+            opened = fresh()
+            # Logged, not `degraded`: the fresh store works in full.
+            _log.warning("The result cache in %s was damaged (%s); it was moved to %s for "
+                         "inspection and a fresh one started.", results, failure, aside)
+            return opened
+    with contextlib.suppress(Exception):
+        opened = _ReadOnly(results)
+        _report(directory, f"The result cache in {results} cannot be written ({failure}): the "
+                           "results it holds are served, new ones are computed but not saved. "
+                           "Make IBL_CACHE_DIR writable to keep them.")
+        return opened
+    _report(directory, f"The cache directory {directory} cannot be used ({failure}): results are "
+                       "computed but not saved. Set IBL_CACHE_DIR to a writable directory.")
+    return _Unavailable()
+
+
+def store():
+    """The process's handle on the cache at `cache_dir()` (one per directory and size bound):
+    a `diskcache.Cache`, or what is left of it when the directory is damaged, read-only or
+    unusable (`_open`); it never raises but for a malformed `IBL_CACHE_SIZE_MB`."""
     where = (str(cache_dir()), _size_limit())
     with _stores_lock:
         if where not in _stores:
-            _stores[where] = diskcache.Cache(where[0] + "/results", size_limit=where[1],
-                                             eviction_policy="least-recently-used")
+            _stores[where] = _open(*where)
         return _stores[where]
+
+
+def _recover(cache: Any, error: BaseException) -> None:
+    """After `error` from `cache` in use: when its file turned out damaged, forget the handle, so
+    that the next `store()` moves the file aside and starts a fresh one."""
+    if not _damaged(error):
+        return
+    with _stores_lock:
+        for where, opened in list(_stores.items()):
+            if opened is cache:
+                del _stores[where]
+                with contextlib.suppress(Exception):
+                    opened.close()
 
 
 def _plain(value: Any) -> Any:
@@ -140,6 +296,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, float) and value == 0.0:
+        return 0.0  # -0.0 is the same setting as 0.0: one entry, one computation
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"A cache key must be built from plain data, got {type(value).__name__}.")
@@ -161,52 +319,98 @@ _MISS = object()
 
 
 def _pack(value: Any) -> bytes:
-    """The stored form of a result: SHA-256 of its pickle, then the pickle."""
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    """The stored form of a result: SHA-256 of its `engine.codec` archive (arrays and JSON,
+    never a pickle), then the archive."""
+    payload = codec.encode(value)
     return hashlib.sha256(payload).digest() + payload
 
 
-def _unpack(blob: Any) -> Any:
+def _unpack(blob: Any, expected: Optional[type] = None) -> Any:
     if not isinstance(blob, bytes) or len(blob) <= _DIGEST_BYTES:
         raise ValueError("not a stored result")
     digest, payload = blob[:_DIGEST_BYTES], blob[_DIGEST_BYTES:]
     if hashlib.sha256(payload).digest() != digest:
         raise ValueError("its bytes do not match their digest")
-    return pickle.loads(payload)
+    value = codec.decode(payload)
+    if expected is not None and not isinstance(value, expected):
+        raise ValueError(f"it holds a {type(value).__name__}, not a {expected.__name__}")
+    return value
 
 
-def read(key: str) -> Any:
-    """The result stored under `key`, or `_MISS`; a damaged entry is deleted and reads as a miss."""
+def read(key: str, expected: Optional[type] = None) -> Any:
+    """The result stored under `key`, or `_MISS`; a damaged entry (or one that does not decode
+    into the `expected` type) is deleted and reads as a miss, and a damaged store is replaced
+    (`_recover`)."""
     cache = store()
     try:
         blob = cache.get(key, default=_MISS)
         if blob is _MISS:
             return _MISS
-        return _unpack(blob)
+        return _unpack(blob, expected)
     except Exception as error:  # a damaged entry of any kind: drop it, compute again
         _log.warning("Cache entry %s is damaged (%s); it will be computed again.", key[:12], error)
         with contextlib.suppress(Exception):
             cache.delete(key)
+        _recover(cache, error)
         return _MISS
 
 
-def write(key: str, value: Any) -> None:
-    store().set(key, _pack(value))
+def write(key: str, value: Any) -> bool:
+    """Store `value` under `key`; False (logged) when it cannot be saved (a full disk, a read-only
+    or damaged store), leaving no file of it behind: the caller still has its result."""
+    cache = store()
+    try:
+        cache.set(key, _pack(value))
+        return True
+    except Exception as error:
+        stored = _Disk.stored_file()
+        if stored and isinstance(cache, diskcache.Cache):
+            cache.disk.remove(stored)
+        _log.warning("Result %s was computed but not saved (%s).", key[:12], error)
+        _recover(cache, error)
+        return False
+
+
+_local_locks: dict[str, threading.Lock] = {}
 
 
 @contextlib.contextmanager
 def _key_lock(key: str):
     """An exclusive lock on `key` across threads and processes, released by the operating system
     when its holder exits (each call opens its own file description, so threads exclude each
-    other too)."""
-    folder = cache_dir() / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{key}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    other too). Where no lock file can be made (a read-only or unusable cache directory), a lock
+    of this process only."""
+    path = cache_dir() / "locks" / f"{key}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = _locked(path)
+    except OSError:
+        with _stores_lock:
+            lock = _local_locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+        return
+    with handle:
         try:
             yield
         finally:
+            with contextlib.suppress(OSError):
+                path.unlink()  # lock files do not pile up: one exists only while it is held
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _locked(path: pathlib.Path):
+    """An open file at `path` that this caller holds `flock`ed. The holder deletes the file before
+    it unlocks, so a caller that locked a file meanwhile deleted tries again on the new one."""
+    while True:
+        handle = open(path, "a+b")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
 
 
 _slots: dict[int, threading.BoundedSemaphore] = {}
@@ -292,6 +496,52 @@ def record_time(name: str, estimated_s: float, measured_s: float, load: float) -
                 cache.set(_CALIBRATION + key, kept)
 
 
+def settings_problems() -> list[str]:
+    """Each malformed `IBL_*` setting the cache and the guard read, as a sentence."""
+    found = []
+    for check in (_size_limit, guard.max_computations, guard.memory_budget,
+                  lambda: guard.time_budget(1.0)):
+        try:
+            check()
+        except ValueError as error:
+            found.append(str(error))
+    return found
+
+
+def probe() -> list[str]:
+    """What keeps the cache from serving visitors, as sentences (empty when it works in full):
+    malformed settings, a store that fell back (`degraded`), and an entry written, read back and
+    deleted through `write` and `read`, as a view's result is, so that a full disk, a damaged
+    store or a read-only directory fail it. The health check (healthcheck.py) runs it."""
+    found = settings_problems()
+    if found:
+        return found
+    if degraded():
+        found.append(degraded())
+    key = f"health:{os.getpid()}:{time.time_ns()}"
+    marker = {"written": key}
+    try:
+        if not write(key, marker):
+            found.append(f"A test entry could not be written to the result cache in "
+                         f"{cache_dir()} (the server's log says why): results are not kept.")
+        elif read(key) != marker:
+            found.append(f"A test entry written to the result cache in {cache_dir()} did not "
+                         "read back: stored results would be computed again.")
+    finally:
+        with contextlib.suppress(Exception):
+            store().delete(key)
+    return found
+
+
+_saved = threading.local()
+
+
+def last_saved() -> bool:
+    """Whether the result of this thread's last `Cached` call is in the cache (False when it was
+    computed but could not be saved: `write`)."""
+    return getattr(_saved, "ok", True)
+
+
 class Cached(Generic[R]):
     """A function of one spec whose results live in the shared cache.
 
@@ -311,6 +561,10 @@ class Cached(Generic[R]):
     `estimate(spec)`, when given, is the expected computing time in seconds on this machine, so a
     page can ask before starting a long run; `memory(spec)` the expected peak working memory in
     bytes. Both are called on normalised specs.
+
+    A function that takes a `partial` keyword (`Partial`) reports its results as they come
+    (`streams`); `f(spec, partial=cb)` passes `cb` on to it, and is ignored by one that does not.
+    A caller that waits for another's computation of the same key sees only its final result.
     """
 
     def __init__(self, fn: Callable[..., R], name: str, normalise: Optional[Callable] = None,
@@ -325,6 +579,12 @@ class Cached(Generic[R]):
         self.budget_s = budget_s
         self.advice = advice
         self.memory_advice = advice if memory_advice is None else memory_advice
+        self.streams = "partial" in inspect.signature(fn).parameters
+        try:
+            returns = typing.get_type_hints(fn).get("return")
+        except Exception:  # an annotation that does not resolve: no type check
+            returns = None
+        self.returns = returns if isinstance(returns, type) else None
         functools.update_wrapper(self, fn)
 
     def normalise(self, spec: Any) -> Any:
@@ -357,17 +617,18 @@ class Cached(Generic[R]):
         return cache_key(self.name, self.normalise(spec))
 
     def lookup(self, spec: Any) -> Optional[R]:
-        value = read(self.key(spec))
+        value = read(self.key(spec), self.returns)
         return None if value is _MISS else value
 
-    def __call__(self, spec: Any, *, progress: Progress = None) -> R:
+    def __call__(self, spec: Any, *, progress: Progress = None, partial: Partial = None) -> R:
+        _saved.ok = True
         spec = self.normalise(spec)
         key = cache_key(self.name, spec)
-        value = read(key)
+        value = read(key, self.returns)
         if value is not _MISS:
             return value
         with _key_lock(key):
-            value = read(key)  # computed by another caller while we waited
+            value = read(key, self.returns)  # computed by another caller while we waited
             if value is _MISS:
                 with computation_slots():  # only distinct computations queue here
                     estimated = None if self._estimate is None else float(self._estimate(spec))
@@ -378,9 +639,10 @@ class Cached(Generic[R]):
                                              self.advice)
                     load = load_factor()
                     start = time.perf_counter()
-                    value = self.fn(spec, progress=progress)
+                    streaming = {"partial": partial} if self.streams and partial else {}
+                    value = self.fn(spec, progress=progress, **streaming)
                     seconds = time.perf_counter() - start
-                write(key, value)
+                _saved.ok = write(key, value)
                 if estimated is not None:
                     record_time(self.name, estimated, seconds, load)
                 _log.info("computed %s %s in %.1f s (estimated %s)", self.name, key[:16], seconds,
@@ -410,6 +672,11 @@ def enable_compilation_cache() -> None:
 
     if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         path = cache_dir() / "jax"
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # an unusable cache directory: `store()` reports it
+            _log.warning("JAX's compiled programs are not kept: %s cannot be made (%s).", path,
+                         error)
+            return
         jax.config.update("jax_compilation_cache_dir", str(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)

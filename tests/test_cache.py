@@ -28,6 +28,11 @@ def test_canonical_is_order_independent_and_typed():
         cache.canonical({"x": object()})
 
 
+def test_minus_zero_is_the_same_setting_as_zero():
+    assert cache.cache_key("f", {"b_std": -0.0}) == cache.cache_key("f", {"b_std": 0.0})
+    assert cache.cache_key("f", {"b_std": -0.5}) != cache.cache_key("f", {"b_std": 0.5})
+
+
 def test_key_depends_on_name_spec_and_engine(monkeypatch):
     base = cache.cache_key("f", Spec())
     assert base == cache.cache_key("f", Spec())
@@ -246,6 +251,7 @@ def test_two_processes_asking_for_one_entry_compute_it_once(cache_dir, tmp_path)
     assert all(w.returncode == 0 for w in workers)
     assert [float(o) for o in outputs] == [700_000.0, 700_000.0]
     assert len(calls.read_text().split()) == 1  # computed once; the other process waited and read
+    assert list((cache_dir / "locks").iterdir()) == []  # no lock file left once released
     # A third process (a restarted server) finds the entry intact.
     third = _worker(cache_dir, calls, 100_000, 2)
     assert float(third.communicate(timeout=120)[0]) == 700_000.0

@@ -3,24 +3,32 @@ bar; a setting the engine refuses becomes a message on the page, never a traceba
 
 from __future__ import annotations
 
+import itertools
 import time
-from typing import Any, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import streamlit as st
 
-from engine.cache import Cached
+from engine.cache import Cached, degraded, last_saved
+from ui.layout import frame
 
 R = TypeVar("R")
 
 
 CONFIRM_ABOVE_S = 20.0
 """A computation expected to take longer than this waits for the visitor to press a button."""
+FRAME_EVERY_S = 1.0
+"""Partial results are drawn at most this often (each frame sends every chart again)."""
 
 
-def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None) -> R:
+def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,
+            preview: Optional[Callable[[R], None]] = None) -> R:
     """`fn(spec)` through the result cache. A hit returns at once. A miss expected to take more
     than `CONFIRM_ABOVE_S` first shows the estimate and a button (`key`) that starts it; then a
-    progress bar labelled `label` and the time taken. A `ValueError` from the engine (an impossible
+    progress bar labelled `label` and the time taken. While it computes, a view that reports its
+    results as they come (`fn.streams`) is drawn by `preview` (the page's charts) under the bar
+    from its first results, and again as more arrive; that frame is removed once the result is
+    returned, for the page to draw it in full. A `ValueError` from the engine (an impossible
     setting, refused before any work) is shown as an error and the page stops there."""
     try:
         result = fn.lookup(spec)
@@ -43,18 +51,38 @@ def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None) -> 
             st.stop()
         ask.empty()
     bar = st.progress(0.0, text=f"{label}...")
+    frames, drawn, frame_at = st.empty(), itertools.count(), [-FRAME_EVERY_S]
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
         fraction = min(max(done / total, 0.0), 1.0) if total else 1.0
         bar.progress(fraction, text=f"{label}: {done} of {total} ({time.perf_counter() - start:.0f} s)")
 
+    def partial(view: R) -> None:
+        now = time.perf_counter()
+        if now - frame_at[0] < FRAME_EVERY_S:
+            return
+        frame_at[0] = now
+        with frames.container(), frame(next(drawn)):
+            st.caption("First results, drawn as they come: the charts fill in as the rest of "
+                       "the view is computed.")
+            preview(view)
+
     try:
-        result = fn(spec, progress=progress)
+        result = fn(spec, progress=progress,
+                    partial=partial if preview is not None and fn.streams else None)
     except ValueError as error:
         bar.empty()
+        frames.empty()
         st.error(str(error), icon="🚫")
         st.stop()
     bar.empty()
-    st.toast(f"{label}: computed in {time.perf_counter() - start:.1f} s and cached.")
+    frames.empty()
+    seconds = time.perf_counter() - start
+    if last_saved():
+        st.toast(f"{label}: computed in {seconds:.1f} s and cached.")
+    else:
+        st.warning(f"{label}: computed in {seconds:.1f} s, but not saved to the result cache, so "
+                   f"it will be computed again next time. {degraded() or 'The disk may be full.'}",
+                   icon="💾")
     return result

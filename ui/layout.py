@@ -3,7 +3,9 @@ a chart, and data downloads."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import contextvars
+from typing import Any, Iterator
 
 import streamlit as st
 
@@ -30,10 +32,25 @@ def image_config(name: str) -> dict[str, Any]:
                                      "scale": 2 if image_format == "png" else 1}}
 
 
+_frame: contextvars.ContextVar[str] = contextvars.ContextVar("ui_frame", default="")
+
+
+@contextlib.contextmanager
+def frame(n: int) -> Iterator[None]:
+    """Charts drawn inside are frame `n` of a view's partial results (`ui.compute`): their keys
+    get a suffix, so that one script run can draw a chart of each frame and the final one."""
+    token = _frame.set(f".frame{n}")
+    try:
+        yield
+    finally:
+        _frame.reset(token)
+
+
 def chart(figure: Any, *, key: str) -> None:
     """A Plotly chart whose camera button saves it as PNG or SVG (`image_format_control`), to a
     file named after `key`."""
-    st.plotly_chart(figure, key=key, config=image_config(f"inductive-bias-lab-{key}"))
+    st.plotly_chart(figure, key=key + _frame.get(),
+                    config=image_config(f"inductive-bias-lab-{key}"))
 
 
 def explain(*, claim: str, formula: str, paper: str, note: str | None = None) -> None:

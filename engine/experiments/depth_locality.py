@@ -58,7 +58,7 @@ import warnings
 import numpy as np
 
 from engine import guard, locality, training
-from engine.cache import Progress, cached
+from engine.cache import Partial, Progress, cached
 from engine.experiments.universality import samples_to_reach
 from engine.kernels import kernel_plan, nngp_ntk
 from engine.presets import Preset, Presets
@@ -350,9 +350,11 @@ def _key(depth: int):
         memory=locality_bytes, budget_s=TIME_BUDGET_S,
         advice="choose fewer depths, seeds or steps, a smaller width, or a smaller n_max",
         memory_advice="choose fewer seeds or sizes, a smaller width or d, or a smaller n_max")
-def depth_locality(spec: LocalitySpec, *, progress: Progress = None) -> LocalityView:
+def depth_locality(spec: LocalitySpec, *, progress: Progress = None,
+                   partial: Partial = None) -> LocalityView:
     """Learning curves of trained MLPs of each depth and of their kernel, on k-local and k-global
-    labels (Mori & Ueda 2022)."""
+    labels (Mori & Ueda 2022). `partial` receives the view after each depth's networks and after
+    its kernels (shallowest first), the rest NaN."""
     sizes = np.array(spec.sizes)
     labels, depths = LABELS, np.array(spec.depths)
     n_lab, n_dep, n_seed, n_size = len(labels), len(depths), spec.seeds, len(sizes)
@@ -372,6 +374,22 @@ def depth_locality(spec: LocalitySpec, *, progress: Progress = None) -> Locality
     per_depth = spec.steps + n_seed  # progress units: training steps, then one per kernel
     total = n_dep * per_depth
 
+    def view() -> LocalityView:
+        with warnings.catch_warnings():  # every seed diverged, or not trained yet: NaN, quietly
+            warnings.simplefilter("ignore", RuntimeWarning)
+            net_mean = np.nanmean(net_test, axis=2)
+        needed = np.full((2, *shape[:3]), np.nan)
+        for index in np.ndindex(*shape[:3]):
+            needed[(0, *index)] = samples_to_reach(sizes, net_test[index], spec.threshold)
+            needed[(1, *index)] = samples_to_reach(sizes, kernel_mse[index], spec.threshold)
+        return LocalityView(
+            spec=spec, labels=labels, depths=depths, sizes=sizes, net_test_mse=net_test.copy(),
+            net_train_mse=net_train.copy(), diverged=diverged.copy(),
+            kernel_test_mse=kernel_mse.copy(), kernel_test_error=kernel_error.copy(),
+            net_mse_mean=net_mean, kernel_mse_mean=kernel_mse.mean(axis=2),
+            kernel_error_mean=kernel_error.mean(axis=2), net_samples_needed=needed[0],
+            kernel_samples_needed=needed[1])
+
     for i, depth in enumerate(depths):
         layers = spec.layers(int(depth))
         done = i * per_depth
@@ -383,6 +401,8 @@ def depth_locality(spec: LocalitySpec, *, progress: Progress = None) -> Locality
         net_test[:, i] = result.test_mse.reshape(n_lab, n_seed, n_size)
         net_train[:, i] = result.train_mse.reshape(n_lab, n_seed, n_size)
         diverged[:, i] = result.diverged.reshape(n_lab, n_seed, n_size)
+        if partial is not None:
+            partial(view())
         for s in range(n_seed):
             mse, error = kernel_curves(layers, x[s, :n_max], y[:, s, :n_max].T, x[s, val_end:],
                                        y[:, s, val_end:].T, sizes, kernel=spec.kernel,
@@ -390,20 +410,9 @@ def depth_locality(spec: LocalitySpec, *, progress: Progress = None) -> Locality
             kernel_mse[:, i, s], kernel_error[:, i, s] = mse, error
             if progress is not None:
                 progress(done + spec.steps + s + 1, total)
-
-    with warnings.catch_warnings():  # every seed diverged: the mean is NaN, quietly
-        warnings.simplefilter("ignore", RuntimeWarning)
-        net_mean = np.nanmean(net_test, axis=2)
-    needed = np.full((2, *shape[:3]), np.nan)
-    for index in np.ndindex(*shape[:3]):
-        needed[(0, *index)] = samples_to_reach(sizes, net_test[index], spec.threshold)
-        needed[(1, *index)] = samples_to_reach(sizes, kernel_mse[index], spec.threshold)
-    return LocalityView(
-        spec=spec, labels=labels, depths=depths, sizes=sizes, net_test_mse=net_test,
-        net_train_mse=net_train, diverged=diverged, kernel_test_mse=kernel_mse,
-        kernel_test_error=kernel_error, net_mse_mean=net_mean,
-        kernel_mse_mean=kernel_mse.mean(axis=2), kernel_error_mean=kernel_error.mean(axis=2),
-        net_samples_needed=needed[0], kernel_samples_needed=needed[1])
+        if partial is not None and i < n_dep - 1:
+            partial(view())
+    return view()
 
 
 DEFAULT_LOCALITY = LocalitySpec()

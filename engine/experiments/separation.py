@@ -83,11 +83,12 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import math
+from typing import Callable
 
 import numpy as np
 
 from engine import guard, radial, training
-from engine.cache import Progress, cached
+from engine.cache import Partial, Progress, cached
 from engine.presets import Preset, Presets
 
 MODELS = {
@@ -376,10 +377,13 @@ class DimensionView:
     parameters: np.ndarray
 
 
-def _run(jobs: list, steps: int, progress: Progress) -> list:
+def _run(jobs: list, steps: int, progress: Progress,
+         finished: Callable[[list], None] | None = None) -> list:
     """Run `jobs` (each `job(progress)` returning a `SweepResult`) on `WORKERS` threads, so that
     one sweep's compilation overlaps another's training, and report their summed steps from
-    the calling thread (a page's progress bar must be updated from its own thread)."""
+    the calling thread (a page's progress bar must be updated from its own thread); `finished`
+    receives the results so far (None for a job still running) each time a job but the last
+    ends, also from the calling thread."""
     done = [0] * len(jobs)
     total = len(jobs) * steps
 
@@ -390,10 +394,22 @@ def _run(jobs: list, steps: int, progress: Progress) -> list:
         futures = [pool.submit(job, report(i)) for i, job in enumerate(jobs)]
         pending = set(futures)
         while pending:
-            _, pending = concurrent.futures.wait(pending, timeout=0.25)
+            ended, pending = concurrent.futures.wait(pending, timeout=0.25)
             if progress is not None:
                 progress(min(sum(done), total), total)
+            if finished is not None and ended and pending:
+                finished([f.result() if f.done() else None for f in futures])
         return [f.result() for f in futures]
+
+
+def _fields(results: list, yt: np.ndarray) -> list[dict]:
+    """Each job's `_summaries`; for a job not finished yet (None), the same arrays all NaN (False
+    for `diverged`), so that a partial view has the final view's shapes."""
+    done = [_summaries(res, yt) for res in results if res is not None]
+    blank = {k: np.zeros(v.shape, bool) if v.dtype == bool else np.full(v.shape, np.nan)
+             for k, v in done[0].items()}
+    ended = iter(done)
+    return [blank if res is None else next(ended) for res in results]
 
 
 def _sweep_job(spec, model: str, m: int, salt: int, sets: dict, width: int, features: int,
@@ -408,25 +424,29 @@ def _sweep_job(spec, model: str, m: int, salt: int, sets: dict, width: int, feat
 
 @cached("separation.dimension", normalise=normalise_dimension, estimate=dimension_seconds,
         memory=dimension_bytes, budget_s=TIME_BUDGET_S, advice=ADVICE, memory_advice=MEMORY_ADVICE)
-def dimension_sweep(spec: DimensionSpec, *, progress: Progress = None) -> DimensionView:
-    """Test error of every model against d (Safran & Lee 2022), from real training runs."""
+def dimension_sweep(spec: DimensionSpec, *, progress: Progress = None,
+                    partial: Partial = None) -> DimensionView:
+    """Test error of every model against d (Safran & Lee 2022), from real training runs.
+    `partial` receives the view each time a model's runs end, the models still training NaN."""
     models, dims = tuple(MODELS), np.array(spec.dims)
     d_pad = int(dims[-1])
     sets = _stack([_data(spec, int(d), s, d_pad) for d in dims for s in range(spec.seeds)])
     runs = list(range(len(dims) * spec.seeds))  # run (d, seed), d-major, on the seed axis
-    results = _run([_sweep_job(spec, model, m, 1, sets, spec.width, spec.features, runs)
-                    for m, model in enumerate(models)], spec.steps, progress)
-    fields = {}
-    for res in results:
-        for name, value in _summaries(res, sets["yt"]).items():
-            fields.setdefault(name, []).append(value.reshape(len(dims), spec.seeds,
-                                                             *value.shape[1:]))
-    eval_steps = results[0].eval_steps
     params = np.array([[trained_parameters(m, int(d), spec.width, spec.features) for d in dims]
                        for m in models])
-    return DimensionView(spec=spec, models=models, dims=dims, eval_steps=eval_steps,
-                         **{k: np.stack(v) for k, v in fields.items()}, norms=probe_norms(spec),
-                         baseline_mse=spec.ratio * (1 - spec.ratio), parameters=params)
+
+    def view(results: list) -> DimensionView:
+        per_model = _fields(results, sets["yt"])
+        fields = {k: np.stack([f[k].reshape(len(dims), spec.seeds, *f[k].shape[1:])
+                               for f in per_model]) for k in per_model[0]}
+        eval_steps = next(res for res in results if res is not None).eval_steps
+        return DimensionView(spec=spec, models=models, dims=dims, eval_steps=eval_steps,
+                             **fields, norms=probe_norms(spec),
+                             baseline_mse=spec.ratio * (1 - spec.ratio), parameters=params)
+
+    return view(_run([_sweep_job(spec, model, m, 1, sets, spec.width, spec.features, runs)
+                      for m, model in enumerate(models)], spec.steps, progress,
+                     None if partial is None else lambda results: partial(view(results))))
 
 
 # ---------------------------------------------------------------------------------- width sweep
@@ -504,24 +524,28 @@ class WidthView:
 
 @cached("separation.width", normalise=normalise_width, estimate=width_seconds,
         memory=width_bytes, budget_s=TIME_BUDGET_S, advice=ADVICE, memory_advice=MEMORY_ADVICE)
-def width_sweep(spec: WidthSpec, *, progress: Progress = None) -> WidthView:
-    """Test error of every model against the hidden width at one d (Safran & Lee 2022)."""
+def width_sweep(spec: WidthSpec, *, progress: Progress = None,
+                partial: Partial = None) -> WidthView:
+    """Test error of every model against the hidden width at one d (Safran & Lee 2022).
+    `partial` receives the view each time a model at one width ends, the rest NaN."""
     models, widths = tuple(MODELS), np.array(spec.widths)
     sets = _stack([_data(spec, spec.d, s, spec.d) for s in range(spec.seeds)])
-    results = _run([_sweep_job(spec, model, m, 2, sets, int(w), int(w))
-                    for m, model in enumerate(models) for w in widths], spec.steps, progress)
-    fields = {}
-    for res in results:
-        for name, value in _summaries(res, sets["yt"]).items():
-            fields.setdefault(name, []).append(value)
-    fields = {k: np.stack(v).reshape(len(models), len(widths), *v[0].shape)
-              for k, v in fields.items()}
-    eval_steps = results[0].eval_steps
     params = np.array([[trained_parameters(m, spec.d, int(w), int(w)) for w in widths]
                        for m in models])
-    return WidthView(spec=spec, models=models, widths=widths, eval_steps=eval_steps,
-                     **fields, norms=probe_norms(spec),
-                     baseline_mse=spec.ratio * (1 - spec.ratio), parameters=params)
+
+    def view(results: list) -> WidthView:
+        per_run = _fields(results, sets["yt"])
+        fields = {k: np.stack([f[k] for f in per_run]).reshape(len(models), len(widths),
+                                                                *per_run[0][k].shape)
+                  for k in per_run[0]}
+        eval_steps = next(res for res in results if res is not None).eval_steps
+        return WidthView(spec=spec, models=models, widths=widths, eval_steps=eval_steps,
+                         **fields, norms=probe_norms(spec),
+                         baseline_mse=spec.ratio * (1 - spec.ratio), parameters=params)
+
+    return view(_run([_sweep_job(spec, model, m, 2, sets, int(w), int(w))
+                      for m, model in enumerate(models) for w in widths], spec.steps, progress,
+                     None if partial is None else lambda results: partial(view(results))))
 
 
 DEFAULT_DIMENSION = DimensionSpec()

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from engine import guard, tasks, training
-from engine.cache import Progress, cached
+from engine.cache import Partial, Progress, cached
 from engine.networks import parameter_count
 from engine.presets import Preset, Presets
 from engine.specs import mlp, tree_cnn, tree_lcn
@@ -228,14 +228,27 @@ def _datasets(spec, d: int, n_train: int, seeds: int, target: str):
         estimate=sample_seconds, memory=sample_bytes, budget_s=TIME_BUDGET_S,
         advice="choose a smaller d, fewer samples, steps or seeds",
         memory_advice="choose a smaller d, fewer samples or seeds, or a smaller width")
-def sample_complexity(spec: SampleComplexitySpec, *,
-                      progress: Progress = None) -> SampleComplexityView:
-    """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs."""
+def sample_complexity(spec: SampleComplexitySpec, *, progress: Progress = None,
+                      partial: Partial = None) -> SampleComplexityView:
+    """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs.
+    `partial` receives the view after each architecture at each d (smallest d first), the runs
+    not trained yet NaN."""
     archs, dims, sizes = tuple(ARCHITECTURES), np.array(spec.dims), np.array(spec.sizes)
     shape = (len(archs), len(dims), spec.seeds, len(sizes))
     test_error, train_error = np.full(shape, np.nan), np.full(shape, np.nan)
     diverged = np.zeros(shape, dtype=bool)
     total = len(archs) * len(dims) * spec.steps
+
+    def view() -> SampleComplexityView:
+        needed = np.full(shape[:3], np.nan)
+        for index in np.ndindex(*shape[:3]):
+            needed[index] = samples_to_reach(sizes, test_error[index], spec.threshold)
+        slope = np.array([fitted_exponent(dims, needed[a]) for a in range(len(archs))])
+        return SampleComplexityView(spec=spec, archs=archs, dims=dims, sizes=sizes,
+                                    test_error=test_error.copy(), train_error=train_error.copy(),
+                                    diverged=diverged.copy(), samples_needed=needed, slope=slope,
+                                    parameters=parameter_counts(spec))
+
     for i, d in enumerate(dims):
         data = _datasets(spec, int(d), spec.n_max, spec.seeds, spec.target)
         for a, arch in enumerate(archs):
@@ -250,14 +263,9 @@ def sample_complexity(spec: SampleComplexitySpec, *,
             test_error[a, i] = result.test_mse
             train_error[a, i] = result.train_mse
             diverged[a, i] = result.diverged
-    needed = np.full(shape[:3], np.nan)
-    for index in np.ndindex(*shape[:3]):
-        needed[index] = samples_to_reach(sizes, test_error[index], spec.threshold)
-    slope = np.array([fitted_exponent(dims, needed[a]) for a in range(len(archs))])
-    return SampleComplexityView(spec=spec, archs=archs, dims=dims, sizes=sizes,
-                                test_error=test_error, train_error=train_error, diverged=diverged,
-                                samples_needed=needed, slope=slope,
-                                parameters=parameter_counts(spec))
+            if partial is not None and (i, a) != (len(dims) - 1, len(archs) - 1):
+                partial(view())
+    return view()
 
 
 def _key(a: int, d: int):
@@ -364,12 +372,21 @@ class DepthView:
         memory=depth_bytes, budget_s=TIME_BUDGET_S,
         advice="choose a smaller d, fewer samples, steps or seeds",
         memory_advice="choose a smaller d, fewer samples, seeds or channels")
-def depth_sweep(spec: DepthSpec, *, progress: Progress = None) -> DepthView:
-    """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023)."""
+def depth_sweep(spec: DepthSpec, *, progress: Progress = None,
+                partial: Partial = None) -> DepthView:
+    """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023). `partial`
+    receives the view after each depth and channel count (shallowest first), the rest NaN."""
     depths, channels = np.array(spec.depths), np.array(spec.channels)
     shape = (len(depths), len(channels), spec.seeds)
     train_error, test_error = np.full(shape, np.nan), np.full(shape, np.nan)
     diverged = np.zeros(shape, dtype=bool)
+
+    def view() -> DepthView:
+        return DepthView(spec=spec, depths=depths, channels=channels,
+                         receptive_field=np.array([spec.s ** int(L) for L in depths]),
+                         train_error=train_error.copy(), test_error=test_error.copy(),
+                         diverged=diverged.copy())
+
     data = _datasets(spec, spec.d, spec.n_train, spec.seeds, spec.target)
     total = len(depths) * len(channels) * spec.steps
     for l, depth in enumerate(depths):
@@ -383,9 +400,9 @@ def depth_sweep(spec: DepthSpec, *, progress: Progress = None) -> DepthView:
             train_error[l, c] = result.train_mse[:, 0]
             test_error[l, c] = result.test_mse[:, 0]
             diverged[l, c] = result.diverged[:, 0]
-    return DepthView(spec=spec, depths=depths, channels=channels,
-                     receptive_field=np.array([spec.s ** int(L) for L in depths]),
-                     train_error=train_error, test_error=test_error, diverged=diverged)
+            if partial is not None and (l, c) != (len(depths) - 1, len(channels) - 1):
+                partial(view())
+    return view()
 
 
 DEFAULT_SAMPLES = SampleComplexitySpec()

@@ -1,12 +1,17 @@
 """The Universality page in a real browser: a small sweep from the URL trains and draws its charts,
-a control reruns it and is mirrored in the URL, the depth view draws the receptive fields, and an
-uncached default view waits for its button instead of training on arrival."""
+a control reruns it and is mirrored in the URL, the depth view draws the receptive fields, a view
+that trains for a while draws its chart from its first results, and an uncached default view waits
+for its button instead of training on arrival."""
 
 import re
 
 SMALL = "/universality?view=samples&d_min=4&d_max=8&n_max=256&seeds=1&steps=250"
 SMALL_DEPTH = ("/universality?view=depth&depth_d=8&max_channels=4&n_train=256&depth_seeds=1"
                "&depth_steps=250")
+STREAMED = ("/universality?view=depth&depth_d=16&max_channels=4&n_train=128&depth_seeds=2"
+            "&depth_steps=250")
+"""8 sweeps (4 depths, 2 channel counts), uncached: no other test asks for this view."""
+RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 
 
 def test_small_sweep_trains_and_draws(app):
@@ -35,6 +40,21 @@ def test_depth_view_draws_receptive_fields(app):
     titles = app.plot_titles()
     assert any("Receptive fields" in t for t in titles), titles
     assert app.query()["view"] == "depth"
+
+
+def test_first_results_are_drawn_while_the_view_trains(app):
+    app.page.goto(app.base_url + STREAMED)
+    # A chart with data while the script is still running: the first sweeps' results.
+    app.page.wait_for_selector(f"{RUNNING} .js-plotly-plot .main-svg .trace", timeout=60_000)
+    assert app.page.get_by_text("First results, drawn as they come").count() == 1
+    first = app.plot_signatures()
+    app.wait_idle(120_000)
+    app.page.wait_for_selector(".js-plotly-plot .main-svg .trace")
+    app.assert_no_exception()
+    assert app.page.get_by_text("First results, drawn as they come").count() == 0
+    titles = app.plot_titles()
+    assert len(titles) == 2 and any("Receptive fields" in t for t in titles), titles
+    assert app.plot_signatures()[0] != first[0]  # filled in since
 
 
 def test_uncached_default_waits_for_the_button(app):
