@@ -579,13 +579,17 @@ class Cached(Generic[R]):
         self.budget_s = budget_s
         self.advice = advice
         self.memory_advice = advice if memory_advice is None else memory_advice
-        self.streams = "partial" in inspect.signature(fn).parameters
         try:
             returns = typing.get_type_hints(fn).get("return")
         except Exception:  # an annotation that does not resolve: no type check
             returns = None
         self.returns = returns if isinstance(returns, type) else None
         functools.update_wrapper(self, fn)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the function reports partial views (takes a `partial` keyword)."""
+        return "partial" in inspect.signature(self.fn).parameters
 
     def normalise(self, spec: Any) -> Any:
         """`spec` validated (`engine.guard.check_types`, then the view's own `normalise`), made

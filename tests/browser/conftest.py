@@ -127,10 +127,9 @@ def served_app(cache: Path, log: Path, **env: str):
     RESULTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     environment = dict(os.environ, IBL_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1", **env)
-    # `make run`'s command on another port: Streamlit's other settings are the project's own
-    # (.streamlit/config.toml), as a visitor gets them.
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1"]
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out,
                                    stderr=subprocess.STDOUT)
