@@ -40,7 +40,7 @@ from playwright.async_api import async_playwright
 from engine.experiments import universality as uni
 from ui.compute import CONFIRM_ABOVE_S
 from ui.links import link
-from tests.browser.conftest import (CHROMIUM_ARGS, EXCEPTION, PLOT_DRAWN, RESULTS, VIEWPORT,
+from tests.browser.conftest import (CHROMIUM_ARGS, EXCEPTION, IDLE, PLOT_DRAWN, RESULTS, VIEWPORT,
                                     chromium_executable, served_app)
 
 pytestmark = pytest.mark.load
@@ -109,6 +109,13 @@ async def visit(browser, base: str, session: Session, everyone_ready: asyncio.Ba
             f"document.querySelector('{EXCEPTION}') !== null",
             timeout=BUDGET_S * 1000, polling=500)
         session.seconds = time.perf_counter() - start
+        # The first results are drawn while the view trains: count the charts once the run is
+        # over and the full page has replaced them.
+        await page.wait_for_selector(IDLE, state="attached", timeout=BUDGET_S * 1000)
+        await page.wait_for_function(
+            f"document.querySelectorAll('{PLOT_DRAWN}').length >= {expected} || "
+            f"document.querySelector('{EXCEPTION}') !== null",
+            timeout=BUDGET_S * 1000, polling=500)
         session.charts = await page.locator(".js-plotly-plot").count()
         session.start_buttons_left = await button.count()  # the charts replace the question
         session.exceptions = await page.locator(EXCEPTION).all_inner_texts()
