@@ -508,14 +508,30 @@ def settings_problems() -> list[str]:
     return found
 
 
+def _unwritable() -> list[str]:
+    """The cache's directories this process may not write, as sentences. An entry can still be
+    written into an open store under a read-only `IBL_CACHE_DIR` (SQLite keeps its journal
+    files), but a damaged store cannot be moved aside, nor locks and new value files created."""
+    found = []
+    for path in (cache_dir(), cache_dir() / "results"):
+        if path.is_dir() and not os.access(path, os.W_OK):
+            found.append(f"The cache directory {path} is not writable by this process (uid "
+                         f"{os.getuid()}): new results may not be saved and a damaged store cannot "
+                         "be replaced. Make it writable (chmod u+w) or set IBL_CACHE_DIR to a "
+                         "writable directory.")
+    return found
+
+
 def probe() -> list[str]:
     """What keeps the cache from serving visitors, as sentences (empty when it works in full):
     malformed settings, a store that fell back (`degraded`), and an entry written, read back and
     deleted through `write` and `read`, as a view's result is, so that a full disk, a damaged
-    store or a read-only directory fail it. The health check (healthcheck.py) runs it."""
+    store or a read-only directory fail it (`_unwritable` too: the cache's directories must be
+    writable). The health check (healthcheck.py) runs it."""
     found = settings_problems()
     if found:
         return found
+    found += _unwritable()
     if degraded():
         found.append(degraded())
     key = f"health:{os.getpid()}:{time.time_ns()}"

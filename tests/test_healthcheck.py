@@ -7,6 +7,7 @@ server and a read-only cache make it fail there.)"""
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -120,6 +121,35 @@ def test_a_damaged_store_is_replaced_and_then_healthy(server_factory, tmp_path, 
     assert healthcheck.problems(server_factory(), 2.0, _probe(monkeypatch, tmp_path)) == []
     assert any(p.name.startswith("results.damaged-") for p in tmp_path.iterdir())
     assert "was damaged" in caplog.text
+
+
+def _as_a_user(command: list[str]) -> list[str]:
+    """`command` run without root's right to write anywhere (root, as in CI, ignores chmod): in a
+    user namespace as uid 1000, which owns what root owns outside it, with no capabilities."""
+    if os.getuid() != 0:
+        return command
+    return ["unshare", "--user", "--map-user=1000", "--map-group=1000", *command]
+
+
+def test_a_read_only_cache_directory_is_unhealthy(server_factory, tmp_path, monkeypatch):
+    """The container's case (tools/image_test.sh): the server's user may not write IBL_CACHE_DIR.
+    An entry can still be written into the store below it, so the probe checks the directories."""
+    from engine import cache
+
+    monkeypatch.setenv("IBL_CACHE_DIR", str(tmp_path))
+    assert cache.write("kept", {"a": 1})
+    url = server_factory()
+    env = {"IBL_HEALTH_URL": url, "IBL_CACHE_DIR": str(tmp_path), "PATH": os.environ["PATH"]}
+    command = _as_a_user([sys.executable, str(ROOT / "healthcheck.py")])
+    tmp_path.chmod(0o555)
+    try:
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=30, env=env)
+    finally:
+        tmp_path.chmod(0o755)
+    assert refused.returncode == 1, refused.stdout + refused.stderr[-2000:]
+    assert f"The cache directory {tmp_path} is not writable" in refused.stdout
+    writable = subprocess.run(command, capture_output=True, text=True, timeout=30, env=env)
+    assert (writable.returncode, writable.stdout) == (0, "ok\n"), writable.stderr[-2000:]
 
 
 def test_the_command_exits_1_and_says_why(tmp_path):
