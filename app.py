@@ -75,6 +75,8 @@ def _backend_line(summary: dict) -> str:
 
 def home() -> None:
     """The landing page: what the lab is, the papers, the pages to come, and where it runs."""
+    if st.query_params:  # it has no controls: a link to it keeps no parameters (as the pages do)
+        st.query_params.clear()
     st.title("Inductive Bias Lab")
     st.markdown(
         "Why does a convolutional network learn from a few hundred examples what a fully "
@@ -149,4 +151,5 @@ navigation = st.navigation(
     + [st.Page(page["path"], title=page["page"], icon=page["icon"], url_path=page["url"])
        for page in PAGES])
 ui.image_format_control()
+ui.page_style()
 navigation.run()

@@ -26,14 +26,17 @@ Faults:
   cache directory, `fcntl.flock`): the operating system releases it when its holder exits, even by
   `kill -9`, so a killed computation never blocks the next caller, which computes it afresh.
 
-Load: at most `engine.guard.max_computations()` computations run at once in one process (a
-`threading.BoundedSemaphore`, `IBL_MAX_COMPUTATIONS`, default 2). A caller takes a slot after it
-holds its key's lock and has read the cache once more, and gives it back as soon as its computation
+Load: at most `engine.guard.max_computations()` computations run at once in one process
+(`engine.slots.Slots`, `IBL_MAX_COMPUTATIONS`, default 2), at most one per visitor (`owner`), first
+come first served, each waiting caller told where it stands. A caller takes a slot after it holds
+its key's lock and has read the cache once more, and gives it back as soon as its computation
 returns: callers of one key wait on the key's lock (and then read the result), a cached read never
 waits, and only distinct computations queue for slots. Since every view is refused beforehand when
 its estimated memory exceeds `engine.guard.memory_budget()`, a server's memory stays within about
 `max_computations() * memory_budget()` above its baseline, however many sessions (a lecture hall)
-ask for different views at once; the others wait, their progress bars at zero, for a free slot.
+ask for different views at once. A computation that runs well past its estimate, or past its
+budget, is stopped at its next progress report (`guard.overrun_after`), so a slot is never held for
+much longer than the visitor was told.
 
 Estimates that hold: a view's `estimate` is a model of its work with constants fitted on one idle
 CPU. Each computation records how long it took against that estimate (`calibration`), and
@@ -70,12 +73,13 @@ import statistics
 import threading
 import time
 import typing
-from typing import Any, Callable, Generic, Optional, TypeVar
+from typing import Any, Callable, Generic, Hashable, Optional, TypeVar
 
 import diskcache
 
 import engine
 from engine import codec, guard
+from engine.slots import Slots, Waiting
 from engine.guard import check_types
 
 CACHE_DIR_ENV = "IBL_CACHE_DIR"
@@ -413,17 +417,18 @@ def _locked(path: pathlib.Path):
         handle.close()
 
 
-_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots: dict[int, Slots] = {}
 _slots_lock = threading.Lock()
 
 
-def computation_slots() -> threading.BoundedSemaphore:
-    """The process's semaphore of `engine.guard.max_computations()` slots (one per setting, so a
-    test can change `IBL_MAX_COMPUTATIONS`; a server reads it once)."""
+def computation_slots() -> Slots:
+    """The process's `engine.slots.Slots`: `engine.guard.max_computations()` computations at once,
+    one per owner (one per setting, so a test can change `IBL_MAX_COMPUTATIONS`; a server reads it
+    once)."""
     count = guard.max_computations()
     with _slots_lock:
         if count not in _slots:
-            _slots[count] = threading.BoundedSemaphore(count)
+            _slots[count] = Slots(count)
         return _slots[count]
 
 
@@ -581,6 +586,11 @@ class Cached(Generic[R]):
     A function that takes a `partial` keyword (`Partial`) reports its results as they come
     (`streams`); `f(spec, partial=cb)` passes `cb` on to it, and is ignored by one that does not.
     A caller that waits for another's computation of the same key sees only its final result.
+
+    `owner` (a visitor) and `waiting` are for the computation slots (`engine.slots`): at most one
+    computation per owner runs at once, and `waiting(Queued)` hears where this caller stands while
+    it waits for a slot. A computation is stopped with `guard.Overrun` (a `ValueError`, nothing
+    kept) at its first report (`progress` or `partial`) past `guard.overrun_after` its estimate.
     """
 
     def __init__(self, fn: Callable[..., R], name: str, normalise: Optional[Callable] = None,
@@ -640,7 +650,8 @@ class Cached(Generic[R]):
         value = read(self.key(spec), self.returns)
         return None if value is _MISS else value
 
-    def __call__(self, spec: Any, *, progress: Progress = None, partial: Partial = None) -> R:
+    def __call__(self, spec: Any, *, progress: Progress = None, partial: Partial = None,
+                 owner: Hashable = None, waiting: Waiting = None) -> R:
         _saved.ok = True
         spec = self.normalise(spec)
         key = cache_key(self.name, spec)
@@ -650,24 +661,46 @@ class Cached(Generic[R]):
         with _key_lock(key):
             value = read(key, self.returns)  # computed by another caller while we waited
             if value is _MISS:
-                with computation_slots():  # only distinct computations queue here
-                    estimated = None if self._estimate is None else float(self._estimate(spec))
-                    if estimated is not None and self.budget_s is not None:
-                        # On a machine busier than usual, a view within its budget on an idle
-                        # machine may not be within it now.
-                        guard.refuse_if_slow(estimated * self._machine(), self.budget_s,
-                                             self.advice)
-                    load = load_factor()
-                    start = time.perf_counter()
-                    streaming = {"partial": partial} if self.streams and partial else {}
-                    value = self.fn(spec, progress=progress, **streaming)
-                    seconds = time.perf_counter() - start
+                # Only distinct computations queue here, fairly (`engine.slots`): at most one
+                # computation per owner, and `waiting` hears where this caller stands.
+                with computation_slots().hold(owner, waiting):
+                    value, seconds, estimated, load = self._compute(spec, progress, partial)
                 _saved.ok = write(key, value)
                 if estimated is not None:
                     record_time(self.name, estimated, seconds, load)
                 _log.info("computed %s %s in %.1f s (estimated %s)", self.name, key[:16], seconds,
                           "-" if estimated is None else f"{estimated:.1f} s idle")
         return value
+
+    def _compute(self, spec: Any, progress: Progress, partial: Partial) -> tuple:
+        """`(value, seconds, estimated idle seconds, load)` of one computation, refused when this
+        machine is now too busy for the budget, and stopped (`guard.Overrun`, nothing kept) at its
+        next report once it runs past `guard.overrun_after` its estimate."""
+        estimated = None if self._estimate is None else float(self._estimate(spec))
+        now_s = None if estimated is None else estimated * self._machine()
+        if now_s is not None and self.budget_s is not None:
+            # On a machine busier than usual, a view within its budget on an idle machine may
+            # not be within it now.
+            guard.refuse_if_slow(now_s, self.budget_s, self.advice)
+        limit = guard.overrun_after(now_s, self.budget_s)
+        load = load_factor()
+        start = time.perf_counter()
+
+        def watched(report: Optional[Callable]) -> Callable:
+            def call(*args: Any) -> None:
+                ran = time.perf_counter() - start
+                if limit is not None and ran > limit:
+                    if estimated is not None:  # the estimate learns from what it missed
+                        record_time(self.name, estimated, ran, load)
+                    _log.warning("stopped %s after %.1f s (limit %.1f s)", self.name, ran, limit)
+                    raise guard.Overrun(guard.overrun_message(ran, now_s, self.advice))
+                if report is not None:
+                    report(*args)
+            return call
+
+        streaming = {"partial": watched(partial)} if self.streams and partial else {}
+        value = self.fn(spec, progress=watched(progress), **streaming)
+        return value, time.perf_counter() - start, estimated, load
 
 
 def cached(name: str, *, normalise: Optional[Callable] = None,

@@ -11,16 +11,17 @@ sentence that says what to change, before any array is allocated:
    values of the right kind, and a hostile value gives a message, never a `TypeError` from deep
    inside. Values are shown shortened.
 2. Time. A view's estimated seconds on this machine against its budget (`refuse_if_slow`); each
-   view has its own default budget, and `IBL_TIME_BUDGET_S` sets one for every view.
+   view has its own default budget, and `IBL_TIME_BUDGET_S` sets one for every view. A computation
+   that then runs well past its estimate, or past its budget, is stopped (`overrun_after`, `Overrun`).
 3. Memory. A view's estimated peak working memory (the dominant arrays it allocates: data sets,
    Gram matrices, spectra, training state, each view derives its own) against one budget for
    every view (`refuse_if_large`): `IBL_MEMORY_BUDGET_MB`, by default `DEFAULT_MEMORY_MB` but never
    more than half the machine's physical memory.
 
 And one cap for the whole process: `max_computations()` (`IBL_MAX_COMPUTATIONS`, default 2) views
-computed at once; the cache makes further callers wait for a free slot (`engine.cache`), so a
-server's memory stays within about `max_computations() * memory_budget()` above its baseline
-however many sessions ask for different views at once.
+computed at once, at most one per visitor; the cache makes further callers wait for a free slot
+(`engine.cache`, `engine.slots`), so a server's memory stays within about `max_computations() *
+memory_budget()` above its baseline however many sessions ask for different views at once.
 
 Environment:
     IBL_TIME_BUDGET_S      seconds, one time budget for every view (default: each view's own).
@@ -274,6 +275,40 @@ def refuse_if_slow(seconds: float, default_s: float, advice: str) -> None:
     if seconds > budget:
         raise ValueError(f"This view would take about {_duration(seconds)} on this machine (the "
                          f"limit is {_duration(budget)}; {TIME_BUDGET_ENV} sets it); {advice}.")
+
+
+class Overrun(ValueError):
+    """A computation stopped because it ran well past its estimate or its budget (`overrun_after`);
+    its message says how long it ran and what to do."""
+
+
+OVERRUN_FACTOR = 4.0
+OVERRUN_MARGIN_S = 60.0
+"""A computation is stopped once it has run `OVERRUN_FACTOR` times its estimate, and at least
+`OVERRUN_MARGIN_S` past it, or past its budget. Generous on purpose: estimates hold within 1.5x
+on an idle machine, but the load can change after a computation starts (the test suite's two
+workers made a 9 s view take 41 s), and short views are mostly overhead."""
+
+
+def overrun_after(estimated_s: Optional[float], default_s: Optional[float]) -> Optional[float]:
+    """Seconds after which a computation estimated at `estimated_s` (on this machine now) with the
+    budget `time_budget(default_s)` is stopped: `max(OVERRUN_FACTOR * e, e + OVERRUN_MARGIN_S)`,
+    but no later than its budget, or `OVERRUN_MARGIN_S` past its estimate when that is later
+    (None: neither is known, never stopped)."""
+    budget = None if default_s is None else time_budget(default_s)
+    if estimated_s is None:
+        return budget
+    limit = max(OVERRUN_FACTOR * estimated_s, estimated_s + OVERRUN_MARGIN_S)
+    return limit if budget is None else min(limit, max(budget, estimated_s + OVERRUN_MARGIN_S))
+
+
+def overrun_message(ran_s: float, estimated_s: Optional[float], advice: str) -> str:
+    """The sentence of an `Overrun`."""
+    expected = ("" if estimated_s is None else
+                f", about {_duration(estimated_s)} was expected on this machine")
+    return (f"Stopped after {_duration(ran_s)}{expected}: the machine is busier than it looked, or "
+            f"this view is slower here than estimated. Nothing was kept; try again later or "
+            f"{advice}.")
 
 
 # --- The memory budget ---------------------------------------------------------------------------

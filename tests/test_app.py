@@ -24,6 +24,17 @@ def test_runs_without_exception(app):
     assert not app.exception, [e.value for e in app.exception]
 
 
+def test_the_home_page_drops_parameters_from_its_link():
+    """The home page has no controls: a link with parameters (a hostile one, or one meant for a
+    page) is shown as the plain home page, and the link keeps none of them."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update({"d": "9", "view": "<script>", "unknown": "__import__('os')"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [title.value for title in at.title] == ["Inductive Bias Lab"]
+    assert dict(at.query_params) == {}
+
+
 def test_title(app):
     assert [title.value for title in app.title] == ["Inductive Bias Lab"]
 

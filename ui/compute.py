@@ -3,13 +3,16 @@ bar; a setting the engine refuses becomes a message on the page, never a traceba
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from typing import Any, Callable, Optional, TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.cache import Cached, degraded, last_saved
+from engine.slots import Queued
 from ui.layout import frame
 
 R = TypeVar("R")
@@ -21,6 +24,39 @@ FRAME_EVERY_S = 1.0
 """Partial results are drawn at most this often (each frame sends every chart again)."""
 
 
+XSRF_COOKIE = "_streamlit_xsrf"
+
+
+def visitor() -> str:
+    """Who this session computes for (`engine.slots`' owner): the browser, so that its tabs share
+    one computation slot. Streamlit's XSRF cookie is set once per browser and sent by every tab
+    (tornado's form `2|mask|masked token|time`, the token the same under each tab's mask); without
+    it (XSRF protection off), the session. Only a digest is kept."""
+    raw = st.context.cookies.get(XSRF_COOKIE)
+    parts = raw.split("|") if isinstance(raw, str) else []  # (no browser, as in AppTest: none)
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+        who = bytes(b ^ mask[i % 4] for i, b in enumerate(masked)) if len(mask) == 4 else b""
+    except (IndexError, ValueError):
+        who = b""
+    if not who:
+        ctx = get_script_run_ctx()
+        who = f"session:{ctx.session_id if ctx else ''}".encode()
+    return hashlib.sha256(who).hexdigest()[:16]
+
+
+def queue_text(label: str, queued: Queued) -> str:
+    """The progress bar's line while a computation waits for a slot."""
+    if queued.mine:
+        return (f"{label}: waiting for your other computation (another tab of this browser) to "
+                "end; each visitor runs one at a time.")
+    busy = f"{queued.running} running"
+    if queued.ahead == 0:
+        return f"{label}: next in the queue ({busy}); it starts when one of them ends."
+    return (f"{label}: waiting, {queued.ahead} ahead of you in the queue ({busy}); it starts "
+            "when a computation ends.")
+
+
 def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,
             preview: Optional[Callable[[R], None]] = None) -> R:
     """`fn(spec)` through the result cache. A hit returns at once. A miss expected to take more
@@ -28,7 +64,10 @@ def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,
     progress bar labelled `label` and the time taken. While it computes, a view that reports its
     results as they come (`fn.streams`) is drawn by `preview` (the page's charts) under the bar
     from its first results, and again as more arrive; that frame is removed once the result is
-    returned, for the page to draw it in full. A `ValueError` from the engine (an impossible
+    returned, for the page to draw it in full. While it waits for a computation slot the bar says
+    where it stands in the queue (one computation per visitor, `visitor`). A computation that
+    runs well past its estimate is stopped by the engine (`engine.guard.Overrun`) with a
+    sentence. A `ValueError` from the engine (an impossible
     setting, refused before any work) is shown as an error and the page stops there."""
     try:
         result = fn.lookup(spec)
@@ -54,6 +93,9 @@ def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,
     frames, drawn, frame_at = st.empty(), itertools.count(), [-FRAME_EVERY_S]
     start = time.perf_counter()
 
+    def waiting(queued: Queued) -> None:
+        bar.progress(0.0, text=queue_text(label, queued))
+
     def progress(done: int, total: int) -> None:
         fraction = min(max(done / total, 0.0), 1.0) if total else 1.0
         bar.progress(fraction, text=f"{label}: {done} of {total} ({time.perf_counter() - start:.0f} s)")
@@ -70,7 +112,8 @@ def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,
 
     try:
         result = fn(spec, progress=progress,
-                    partial=partial if preview is not None and fn.streams else None)
+                    partial=partial if preview is not None and fn.streams else None,
+                    owner=visitor(), waiting=waiting)
     except ValueError as error:
         bar.empty()
         frames.empty()

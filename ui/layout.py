@@ -32,6 +32,31 @@ def image_config(name: str) -> dict[str, Any]:
                                      "scale": 2 if image_format == "png" else 1}}
 
 
+PREVIOUS = "Previous settings: replaced when the new view is ready"
+"""What a chart of the previous settings says while a new view computes (`page_style`)."""
+_STALE_CHART = '[data-testid="stElementContainer"][data-stale="true"]:has(.js-plotly-plot)'
+PAGE_CSS = f"""
+{_STALE_CHART} {{ position: relative; }}
+{_STALE_CHART} .js-plotly-plot {{ animation: ibl-fade 0.3s ease-in 0.8s both; }}
+{_STALE_CHART}::before {{
+  content: "{PREVIOUS}"; position: absolute; z-index: 3; top: 40%; left: 0; right: 0;
+  text-align: center; font-size: 1.3rem; font-weight: 600; color: #31333f;
+  animation: ibl-show 0.3s ease-in 0.8s both;
+}}
+@keyframes ibl-fade {{ from {{ opacity: 1; }} to {{ opacity: 0.15; filter: grayscale(1); }} }}
+@keyframes ibl-show {{ from {{ opacity: 0; }} to {{ opacity: 1; }} }}
+"""
+"""Every page's style. While a script runs, Streamlit marks the elements of its previous run that
+it has not reached yet `data-stale`; a chart so marked (the previous settings' chart under the
+progress bar of a new view) is faded to grey and labelled `PREVIOUS` after 0.8 s, so that a quick
+rerun does not flicker and a long computation never shows an old chart as if it were the new one."""
+
+
+def page_style() -> None:
+    """`PAGE_CSS` on the page (app.py, every page)."""
+    st.html(f"<style>{PAGE_CSS}</style>")
+
+
 _frame: contextvars.ContextVar[str] = contextvars.ContextVar("ui_frame", default="")
 
 

@@ -83,6 +83,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import math
+import threading
 from typing import Callable
 
 import numpy as np
@@ -383,22 +384,34 @@ def _run(jobs: list, steps: int, progress: Progress,
     one sweep's compilation overlaps another's training, and report their summed steps from
     the calling thread (a page's progress bar must be updated from its own thread); `finished`
     receives the results so far (None for a job still running) each time a job but the last
-    ends, also from the calling thread."""
+    ends, also from the calling thread. Whatever those calls raise stops the jobs."""
     done = [0] * len(jobs)
     total = len(jobs) * steps
+    stopped = threading.Event()
 
     def report(i):
-        return lambda step, _: done.__setitem__(i, step)
+        def on_step(step, _):
+            if stopped.is_set():  # the caller stopped (a page stopped, an overrun): end here
+                raise concurrent.futures.CancelledError
+            done[i] = step
+        return on_step
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
         futures = [pool.submit(job, report(i)) for i, job in enumerate(jobs)]
         pending = set(futures)
-        while pending:
-            ended, pending = concurrent.futures.wait(pending, timeout=0.25)
-            if progress is not None:
-                progress(min(sum(done), total), total)
-            if finished is not None and ended and pending:
-                finished([f.result() if f.done() else None for f in futures])
+        try:
+            while pending:
+                ended, pending = concurrent.futures.wait(pending, timeout=0.25)
+                if progress is not None:
+                    progress(min(sum(done), total), total)
+                if finished is not None and ended and pending:
+                    finished([f.result() if f.done() else None for f in futures])
+        except BaseException:
+            # What the caller raised ends the jobs too: those not started never start, and those
+            # running stop at their next step, so no thread trains on for nobody.
+            stopped.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         return [f.result() for f in futures]
 
 

@@ -29,7 +29,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import re
+import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -40,8 +44,8 @@ from playwright.async_api import async_playwright
 from engine.experiments import universality as uni
 from ui.compute import CONFIRM_ABOVE_S
 from ui.links import link
-from tests.browser.conftest import (CHROMIUM_ARGS, EXCEPTION, IDLE, PLOT_DRAWN, RESULTS, VIEWPORT,
-                                    chromium_executable, served_app)
+from tests.browser.conftest import (CHROMIUM_ARGS, EXCEPTION, IDLE, PLOT_DRAWN, RESULTS, ROOT,
+                                    VIEWPORT, chromium_executable, served_app)
 
 pytestmark = pytest.mark.load
 
@@ -169,6 +173,33 @@ class MemorySampler(threading.Thread):
                 return
 
 
+class HealthSampler(threading.Thread):
+    """The container's health check (`python healthcheck.py`, as Docker runs it) against the
+    server every `every_s` while the room works: `(seconds it took, exit status, what it said)`."""
+
+    def __init__(self, base: str, cache: Path, every_s: float = 2.0):
+        super().__init__(daemon=True)
+        self.env = dict(os.environ, IBL_HEALTH_URL=base, IBL_CACHE_DIR=str(cache))
+        self.every_s = every_s
+        self.checks: list[tuple[float, int, str]] = []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            start = time.perf_counter()
+            check = subprocess.run([sys.executable, "healthcheck.py"], cwd=ROOT, env=self.env,
+                                   capture_output=True, text=True, timeout=60)
+            said = (check.stdout + check.stderr).strip()
+            self.checks.append((time.perf_counter() - start, check.returncode, said))
+            self.done.wait(self.every_s)
+
+    def figures(self) -> dict:
+        seconds = sorted(s for s, _, _ in self.checks)
+        return {"checks": len(seconds), "ok": sum(code == 0 for _, code, _ in self.checks),
+                "median s": round(statistics.median(seconds), 2), "max s": round(seconds[-1], 2),
+                "unhealthy said": sorted({said for _, code, said in self.checks if code})}
+
+
 def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
     views = distinct_views()
     links = [shared_link(view, spec) for view, _, spec in views]
@@ -186,6 +217,8 @@ def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
     with served_app(tmp_path / "cache", log) as (base, process):
         sampler = MemorySampler(process.pid)
         sampler.start()
+        health = HealthSampler(base, tmp_path / "cache")
+        health.start()
         began = time.perf_counter()
         worker = threading.Thread(target=run, args=(base,))
         worker.start()
@@ -193,6 +226,8 @@ def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
         wall_s = time.perf_counter() - began
         sampler.done.set()
         sampler.join()
+        health.done.set()
+        health.join()
     computed = re.findall(r"computed (\S+) ([0-9a-f]{16}) in ([\d.]+) s",
                           log.read_text(errors="replace"))
 
@@ -218,6 +253,7 @@ def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
         "view memory estimates MiB": [round(m) for m in estimates_mb],
         "memory budget MiB": round(guard.memory_budget() / 2**20),
         "concurrent computations": cap,
+        "health checks while the room works": health.figures(),
     }
     (RESULTS / "lecture_load.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
@@ -238,3 +274,8 @@ def test_ten_sessions_on_the_heaviest_page(tmp_path, monkeypatch):
     for fn, spec in keys.values():
         assert fn.lookup(spec) is not None
     assert sampler.peak <= bound_mb, figures["server RSS MiB"]
+    # The health check answers in a sentence under load, never a traceback (how long it took is
+    # a figure above, not a test: the HEALTHCHECK's own timeout is 10 s).
+    assert health.checks, "no health check ran"
+    for _, code, said in health.checks:
+        assert (code, said) == (0, "ok") or (code == 1 and said.startswith("unhealthy: ")), said

@@ -65,3 +65,26 @@ def test_uncached_default_waits_for_the_button(app):
     app.assert_no_exception()
     assert button.count() == 1
     assert app.page.locator(".js-plotly-plot").count() == 0
+
+
+STALE_PREVIOUS = """() => Array.from(document.querySelectorAll(
+    '[data-testid="stElementContainer"][data-stale="true"]')).filter(e =>
+    e.querySelector('.js-plotly-plot') &&
+    getComputedStyle(e, '::before').content.includes('Previous settings') &&
+    Number(getComputedStyle(e, '::before').opacity) > 0.9).length"""
+
+
+def test_charts_of_the_previous_settings_are_marked_while_a_new_view_trains(app):
+    """Issue 17: while a new view computes, the charts of the previous settings (Streamlit keeps
+    them, `data-stale`, until the script reaches them) are greyed and labelled as such."""
+    app.open(SMALL_DEPTH, charts=True)
+    seeds = app.sidebar.get_by_role("group", name="Seeds", exact=True).get_by_role("slider")
+    seeds.focus()
+    seeds.press("ArrowRight")  # 1 -> 2 seeds: a view not computed yet
+    app.page.wait_for_selector(RUNNING, state="attached")
+    app.page.wait_for_function(f"({STALE_PREVIOUS})() > 0", timeout=60_000)
+    app.wait_idle(120_000)
+    app.page.wait_for_selector(".js-plotly-plot .main-svg .trace")
+    assert app.page.evaluate(f"({STALE_PREVIOUS})()") == 0  # the new charts are not marked
+    assert app.query()["depth_seeds"] == "2"
+    app.assert_no_exception()
