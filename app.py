@@ -12,6 +12,7 @@ import logging
 import streamlit as st
 
 import ui
+from ui.lecture import STEPS as LECTURE
 from ui.papers import PAPERS, SUPPORTING, bibtex
 from engine.backend import backend_summary
 from engine.cache import enable_compilation_cache
@@ -74,7 +75,8 @@ def _backend_line(summary: dict) -> str:
 
 
 def home() -> None:
-    """The landing page: what the lab is, the papers, the pages to come, and where it runs."""
+    """The landing page: what the lab is, a lecture path through the pages, the papers, the pages
+    to come, and where it runs."""
     if st.query_params:  # it has no controls: a link to it keeps no parameters (as the pages do)
         st.query_params.clear()
     st.title("Inductive Bias Lab")
@@ -96,6 +98,13 @@ def home() -> None:
     who[2].markdown("**Researchers** will get exact float64 kernels checked against neural-tangents, "
                     "spectra on the hypercube and the sphere, and the data behind every chart "
                     "to download.")
+
+    st.header("A lecture in four steps")
+    st.markdown("Each step opens one view with its settings, in a new tab; the sentence after it is "
+                "what to say in class. Run `python -m engine warm` before the lecture so that "
+                "every view opens at once.")
+    st.markdown("\n".join(f"{i}. **[{step.title}]({step.link})**: {step.say}"
+                          for i, step in enumerate(LECTURE, 1)))
 
     st.header("The five papers")
     for paper in PAPERS.values():

@@ -35,6 +35,33 @@ def test_the_home_page_drops_parameters_from_its_link():
     assert dict(at.query_params) == {}
 
 
+def test_the_lecture_path_links_open_each_view_as_declared(app):
+    """The home page's four lecture steps: each a link to its view, and each link, opened, gives
+    no warning and keeps every value it gives that the view uses (the page accepted them all)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from ui.lecture import STEPS
+
+    text = "\n".join(md.value for md in app.markdown)
+    assert len(STEPS) == 4
+    for step in STEPS:
+        assert f"[{step.title}]({step.link})" in text
+        address = urlsplit(step.link)
+        params = dict(parse_qsl(address.query))
+        page = APP.parent / "app_pages" / f"{address.path.strip('/')}.py"  # url = file name
+        at = AppTest.from_file(str(page), default_timeout=300)
+        at.query_params.update(params)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.warning, (step.title, [w.value for w in at.warning])
+        kept = {k: at.query_params[k] for k in at.query_params}
+        assert kept["view"] == step.view
+        # What the page writes back holds the link's values (fields the view ignores dropped).
+        assert {k: v for k, v in kept.items() if k in params} == {
+            k: v for k, v in params.items() if k in kept}, step.title
+        assert len(kept.keys() & params.keys()) >= 4, (step.title, kept)
+
+
 def test_title(app):
     assert [title.value for title in app.title] == ["Inductive Bias Lab"]
 
