@@ -5,6 +5,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from engine import spectra
@@ -146,3 +147,11 @@ def test_figures_have_labelled_log_axes():
     csv = export.csv(figs.hypercube_levels(view), "test header")
     assert csv.startswith("# test header\n")
     assert len(csv.splitlines()) == len(view.eigenvalue) + 2
+
+
+def test_csv_headers_are_plain_text():
+    """A CSV file keeps no Markdown: the pages' captions bold the architecture (`**MLP**: ...`)."""
+    frame = pd.DataFrame({"**level** |S|": [1, 2], "`λ`": [0.5, 0.25]})
+    text = export.csv(frame, "Hypercube spectrum, **MLP**: 3 hidden dense layers\nRoute: `fwht`.")
+    assert text.splitlines() == ["# Hypercube spectrum, MLP: 3 hidden dense layers",
+                                 "# Route: fwht.", "level |S|,λ", "1,0.5", "2,0.25"]
