@@ -125,11 +125,11 @@ def width_page(controls: ui.UrlControls) -> None:
     charts(view, list(view.widths).index(shown), metric, "separation_width")
 
 
-st.title("Depth separation")
-st.markdown("Can gradient descent find what depth can express? Train a network whose first "
-            "sigmoid layer is random and frozen, and one-hidden-layer networks trained end to "
-            "end, on the indicator of a ball, and watch how their errors grow with the input "
-            "dimension and shrink with width.")
+ui.header("Depth separation",
+          "Can gradient descent find what depth can express? Train a network whose first "
+          "sigmoid layer is random and frozen, and one-hidden-layer networks trained end to "
+          "end, on the indicator of a ball, and watch how their errors grow with the input "
+          "dimension and shrink with width.")
 controls = ui.UrlControls(PAGE)
 view_name = controls.radio("view", "View", {"dimension": "Error against d",
                                             "width": "Error against width"},

@@ -88,10 +88,10 @@ def hypercube_page(controls: ui.UrlControls) -> None:
     controls.finish()
     view = ui.compute(eig.hypercube, spec, label=f"Spectrum on {{-1, 1}}^{spec.d}")
 
-    st.markdown(_describe(view))
     zero_levels, zero_count = figs.zero_levels(view)
     threshold = figs.nth_eigenvalue(view, n)
     ui.chart(figs.hypercube_figure(view, threshold=threshold, n=n), key=f"{PAGE}_hypercube")
+    st.markdown(_describe(view))  # under the chart, which fits the screen above it
     caption = (f"{len(view.eigenvalue)} distinct levels among {2 ** spec.d:,} eigenvalues; "
                f"they sum to K(x, x) = {view.diagonal:.6g} "
                f"(sum: {float(np.sum(view.eigenvalue * view.multiplicity)):.6g}).")
@@ -181,10 +181,10 @@ def sphere_page(controls: ui.UrlControls) -> None:
                 file_name=f"sphere_eigenvalues_d{spec.d}.csv", key=f"{PAGE}_sphere_csv")
 
 
-st.title("Eigenstructure")
-st.markdown("What a kernel learns first is decided by its eigenvalues. Here they are computed "
-            "exactly: on the hypercube, where architecture sorts eigenfunctions by frequency and "
-            "by space, and on the sphere, where depth leaves the decay rate unchanged.")
+ui.header("Eigenstructure",
+          "What a kernel learns first is decided by its eigenvalues. Here they are computed "
+          "exactly: on the hypercube, where architecture sorts eigenfunctions by frequency and "
+          "by space, and on the sphere, where depth leaves the decay rate unchanged.")
 controls = ui.UrlControls(PAGE)
 view_name = controls.radio("view", "View", {"hypercube": "Hypercube", "sphere": "Sphere"},
                            default="hypercube")

@@ -202,10 +202,10 @@ def theory_page(controls: ui.UrlControls) -> None:
                 file_name="learning_curve_theory.csv", key=f"{PAGE}_theory_csv")
 
 
-st.title("Learning curves")
-st.markdown("How fast does test error fall with the number of samples? See depth help a network "
-            "learn local features and hurt on global ones, while its NTK does not follow; and "
-            "see kernel regression's learning curve predicted from the kernel's spectrum alone.")
+ui.header("Learning curves",
+          "How fast does test error fall with the number of samples? See depth help a network "
+          "learn local features and hurt on global ones, while its NTK does not follow; and "
+          "see kernel regression's learning curve predicted from the kernel's spectrum alone.")
 controls = ui.UrlControls(PAGE)
 view_name = controls.radio("view", "View", {"locality": "Depth and locality",
                                             "theory": "Theory against experiment"},

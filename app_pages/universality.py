@@ -140,11 +140,11 @@ def depth_page(controls: ui.UrlControls) -> None:
                 file_name="depth_sweep.csv", key=f"{PAGE}_depth_csv")
 
 
-st.title("Universality")
-st.markdown("Why do CNNs need so few samples? Train tree CNNs, locally connected networks and "
-            "fully connected networks on the same targets, and see how the samples needed grow "
-            "with the input dimension, and how depth buys a receptive field that covers the "
-            "input.")
+ui.header("Universality",
+          "Why do CNNs need so few samples? Train tree CNNs, locally connected networks and "
+          "fully connected networks on the same targets, and see how the samples needed grow "
+          "with the input dimension, and how depth buys a receptive field that covers the "
+          "input.")
 controls = ui.UrlControls(PAGE)
 view_name = controls.radio("view", "View", {"samples": "Sample complexity", "depth": "Depth"},
                            default="samples")

@@ -4,8 +4,9 @@ download blocks (`ui.layout`). Streamlit only; no JAX here (pages reach the engi
 `engine.experiments`)."""
 
 from ui.compute import compute
-from ui.layout import chart, download, explain, image_format_control, page_style
+from ui.layout import (chart, download, explain, header, image_format_control,
+                       page_style)
 from ui.state import UrlControls
 
-__all__ = ["UrlControls", "chart", "compute", "download", "explain", "image_format_control",
-           "page_style"]
+__all__ = ["UrlControls", "chart", "compute", "download", "explain", "header",
+           "image_format_control", "page_style"]

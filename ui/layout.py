@@ -9,6 +9,8 @@ from typing import Any, Iterator
 
 import streamlit as st
 
+from figures.style import readable_log_axes
+
 IMAGE_FORMATS = {"png": "PNG", "svg": "SVG"}
 IMAGE_FORMAT_KEY = "chart_image_format"
 """Session-state key of the visitor's choice of image format (the sidebar control in app.py)."""
@@ -43,6 +45,11 @@ PAGE_CSS = f"""
   text-align: center; font-size: 1.3rem; font-weight: 600; color: #31333f;
   animation: ibl-show 0.3s ease-in 0.8s both;
 }}
+[data-testid="stMainBlockContainer"] {{ padding-top: 3.5rem; }}
+[data-testid="stMain"] h1 {{ font-size: 2.1rem; padding: 0.25rem 0 0; }}
+[data-testid="stMain"] [data-testid="stButtonGroup"] div:has(> button) {{ flex-wrap: nowrap;
+  overflow-x: auto; scrollbar-width: thin; padding-bottom: 0.25rem; }}
+[data-testid="stMain"] [data-testid="stButtonGroup"] button {{ flex: none; }}
 @keyframes ibl-fade {{ from {{ opacity: 1; }} to {{ opacity: 0.15; filter: grayscale(1); }} }}
 @keyframes ibl-show {{ from {{ opacity: 0; }} to {{ opacity: 1; }} }}
 """
@@ -73,9 +80,15 @@ def frame(n: int) -> Iterator[None]:
 
 def chart(figure: Any, *, key: str) -> None:
     """A Plotly chart whose camera button saves it as PNG or SVG (`image_format_control`), to a
-    file named after `key`."""
-    st.plotly_chart(figure, key=key + _frame.get(),
-                    config=image_config(f"inductive-bias-lab-{key}"))
+    file named after `key`, its log axes ticked for the back row (`readable_log_axes`)."""
+    st.plotly_chart(readable_log_axes(figure), key=key + _frame.get(),
+                    config=image_config(f"inductive-bias-lab-{key}"), theme=None)
+
+
+def header(title: str, intro: str) -> None:
+    """A page's title, its introduction a hover away (the ? beside the title), so that the first
+    chart fits a projector's 1280 x 720 screen."""
+    st.title(title, help=intro)
 
 
 def explain(*, claim: str, formula: str, paper: str, note: str | None = None) -> None:
