@@ -75,13 +75,8 @@ def controls_of(page: str, view: str, spec, **overrides) -> dict:
             **entry.derived(spec), **overrides}
 
 
-def query(page: str, view: str, spec, **overrides) -> dict[str, str]:
-    """The query parameters that open `page` on this view of `spec`, as the page writes them."""
-    values = {name: ",".join(value) if isinstance(value, list) else str(value)
-              for name, value in controls_of(page, view, spec, **overrides).items()}
-    return {"view": view, **values}
-
-
 def link(page: str, view: str, spec, **overrides) -> str:
     """The relative link that opens `page` on this view of `spec`."""
-    return f"/{page}?" + urlencode(query(page, view, spec, **overrides))
+    values = {name: ",".join(value) if isinstance(value, list) else value
+              for name, value in controls_of(page, view, spec, **overrides).items()}
+    return f"/{page}?" + urlencode({"view": view, **values})
