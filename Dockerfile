@@ -21,7 +21,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     XLA_PYTHON_CLIENT_PREALLOCATE=false \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     STREAMLIT_SERVER_HEADLESS=true \
-    IBL_CACHE_DIR=/app/cache
+    IBL_CACHE_DIR=/app/cache \
+    IBL_WARM=0
 
 # A non-root user. The code stays root's (read-only to the app); the user owns only the cache
 # (results, and JAX's compiled programs under $IBL_CACHE_DIR/jax), filled at build and run time.
@@ -49,8 +50,8 @@ USER 10001:10001
 COPY engine/ ./engine/
 RUN JAX_PLATFORMS=cpu python -m engine warm
 
-# .dockerignore lets through only what the app runs: requirements.txt, app.py, healthcheck.py,
-# engine/, app_pages/, ui/, figures/, .streamlit/ (those present).
+# .dockerignore lets through only what the app runs: requirements.txt, app.py, serve.py,
+# healthcheck.py, engine/, app_pages/, ui/, figures/, .streamlit/ (those present).
 COPY . ./
 
 # The only place the app writes (results, compiled programs, lock files). A volume, so a container
@@ -65,4 +66,7 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "healthcheck.py"]
 
-ENTRYPOINT ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+# serve.py is `streamlit run app.py` plus what a page cannot do itself (a link too long to read is
+# named to the visitor; the engine loaded before the first visit). Its background warm is off here
+# (IBL_WARM=0 above): the build has warmed every view already.
+ENTRYPOINT ["python", "serve.py", "--server.port=8501", "--server.address=0.0.0.0"]

@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 .PHONY: run test bench bench-gpu reference venv clean image-test
 
 run: $(VENV)/.installed-runtime
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/python serve.py --server.port $(PORT) --server.headless true
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -n 2 tests

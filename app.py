@@ -12,7 +12,9 @@ import logging
 import streamlit as st
 
 import ui
+from ui import warming
 from ui.lecture import STEPS as LECTURE
+from ui.links import REFUSED_SENTENCE, refused
 from ui.papers import PAPERS, SUPPORTING, bibtex
 from engine.backend import backend_summary
 from engine.cache import enable_compilation_cache
@@ -29,6 +31,9 @@ PAGES = (
     {"page": "Learning curves", "path": "app_pages/learning_curves.py", "url": "learning_curves",
      "icon": ":material/trending_down:"},
 )
+
+WARM_REFRESH_S = 5
+"""How often the home page counts the ready views again while the background warm runs."""
 
 PLANNED_PAGES = (
     {
@@ -74,10 +79,27 @@ def _backend_line(summary: dict) -> str:
             f"{precision}")
 
 
+def _readiness() -> None:
+    """How many of the pages' default views are ready; while `serve.py`'s background warm runs,
+    the count follows it every few seconds (a fragment: the rest of the page stays as it is)."""
+    following = warming.running()
+
+    @st.fragment(run_every=WARM_REFRESH_S if following else None)
+    def count() -> None:
+        now = warming.readiness()
+        st.markdown(now.sentence)
+        if following and not now.warming:
+            st.rerun()  # the warm is over: the page once more, without the timer
+
+    count()
+
+
 def home() -> None:
     """The landing page: what the lab is, a lecture path through the pages, the papers, the pages
     to come, and where it runs."""
     if st.query_params:  # it has no controls: a link to it keeps no parameters (as the pages do)
+        if refused(st.query_params):
+            st.warning(REFUSED_SENTENCE, icon="⚠️")
         st.query_params.clear()
     st.title("Inductive Bias Lab")
     st.markdown(
@@ -101,10 +123,10 @@ def home() -> None:
 
     st.header("A lecture in four steps")
     st.markdown("Each step opens one view with its settings, in a new tab; the sentence after it is "
-                "what to say in class. Run `python -m engine warm` before the lecture so that "
-                "every view opens at once.")
+                "what to say in class.")
     st.markdown("\n".join(f"{i}. **[{step.title}]({step.link})**: {step.say}"
                           for i, step in enumerate(LECTURE, 1)))
+    _readiness()
 
     st.header("The five papers")
     for paper in PAPERS.values():

@@ -4,7 +4,7 @@
 
 For each page in `PAGES` and each repeat:
 
-- cold: a fresh `streamlit run app.py` with a fresh, empty `IBL_CACHE_DIR`, so the page's results
+- cold: a fresh `python serve.py` with a fresh, empty `IBL_CACHE_DIR`, so the page's results
   and JAX's compiled programs (kept under `IBL_CACHE_DIR/jax`) are both cold, and the server
   process has imported nothing yet; one visit in a new browser context;
 - warm: a second visit to the same server in the same browser context (a returning visitor: the
@@ -110,11 +110,12 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _server(cache_dir: str, log_path: str, timeout_s: float = 60):
-    """`streamlit run app.py` on a free loopback port with `IBL_CACHE_DIR=cache_dir`; yields its
-    base URL once `/_stcore/health` answers `ok`; terminates (then kills) it on exit."""
+    """`python serve.py` (without its background warm) on a free loopback port with
+    `IBL_CACHE_DIR=cache_dir`; yields its base URL once `/_stcore/health` answers `ok`;
+    terminates (then kills) it on exit."""
     port = _free_port()
-    env = dict(os.environ, IBL_CACHE_DIR=cache_dir, PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    env = dict(os.environ, IBL_CACHE_DIR=cache_dir, PYTHONUNBUFFERED="1", IBL_WARM="0")
+    command = [sys.executable, "serve.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
     with open(log_path, "w") as log:

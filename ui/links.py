@@ -12,6 +12,21 @@ from typing import Any, Callable, NamedTuple
 from urllib.parse import urlencode
 
 
+REFUSED = "link=refused"
+"""The query string that a link too long for Streamlit (over 1,000 parameters or 512 KiB, dropped
+before any page sees it) arrives as, under `serve.py`."""
+
+REFUSED_SENTENCE = ("This link was too long to read (over 1,000 parameters or 512 KiB, where a view "
+                    "needs at most a dozen), so the page shows its default view. Copy the link "
+                    "again from the address bar of the view you want to share.")
+
+
+def refused(query_params) -> bool:
+    """Whether the page was opened by a link too long to read (see `REFUSED`)."""
+    name, value = REFUSED.split("=")
+    return query_params.get(name) == value
+
+
 def mode_token(mode) -> str:
     """A `(frequency, spread)` eigenmode as the URL writes it, e.g. `2-4`."""
     return f"{mode[0]}-{mode[1]}"

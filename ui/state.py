@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import streamlit as st
 
 from engine.guard import field_label, field_range
+from ui.links import REFUSED_SENTENCE, refused
 
 _SAVED = "_url_controls"
 _LOADED = "_url_loaded"
@@ -75,6 +76,8 @@ class UrlControls:
         self.warnings: list[str] = []
         self._presets = st.container()  # in the page, under its introduction: room for long names
         self._alerts = st.container()
+        if self.first and refused(st.query_params):
+            self.warnings.append(REFUSED_SENTENCE)
 
     # -- value bookkeeping -------------------------------------------------------------------------
     def _key(self, name: str) -> str:

@@ -1,6 +1,7 @@
 """One cached function per page's computation: a spec in, a small result dataclass of numpy arrays
 out. Each page module lists its default and preset specs in `WARM`, which `python -m engine warm`
-computes ahead of time (the Docker image does so at build time)."""
+computes ahead of time (the Docker image does so at build time); `default_views` are the views a
+page opens on, which `python serve.py` (`make run`) computes in the background from the first start."""
 
 from __future__ import annotations
 
@@ -14,3 +15,22 @@ def warm_list() -> list:
 
     return [*eigenstructure.WARM, *universality.WARM, *kernel_theory.WARM, *depth_locality.WARM,
             *separation.WARM]
+
+
+def default_views() -> dict:
+    """`{name: (cached function, spec)}` for the view each page and page view opens on, with no
+    parameters in its link: eight views, in page order."""
+    from engine.experiments import depth_locality, eigenstructure, kernel_theory, separation
+    from engine.experiments import universality
+
+    return {
+        "eigenstructure hypercube": (eigenstructure.hypercube, eigenstructure.DEFAULT_HYPERCUBE),
+        "eigenstructure sphere": (eigenstructure.sphere, eigenstructure.DEFAULT_SPHERE),
+        "universality samples": (universality.sample_complexity, universality.DEFAULT_SAMPLES),
+        "universality depth": (universality.depth_sweep, universality.DEFAULT_DEPTH),
+        "depth separation dimension": (separation.dimension_sweep, separation.DEFAULT_DIMENSION),
+        "depth separation width": (separation.width_sweep, separation.DEFAULT_WIDTH),
+        "learning curves locality": (depth_locality.depth_locality,
+                                     depth_locality.DEFAULT_LOCALITY),
+        "learning curves theory": (kernel_theory.theory, kernel_theory.DEFAULT_THEORY),
+    }

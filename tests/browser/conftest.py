@@ -1,9 +1,10 @@
-"""The dashboard served by `streamlit run` on a free loopback port, and Debian's Chromium driving it.
+"""The dashboard served by `python serve.py` (`make run`'s command) on a free loopback port, and
+Debian's Chromium driving it.
 
 Fixtures:
 
 - `served_app(cache, log, **env)`: a context manager that serves the dashboard from that cache.
-- `app_url` (session): starts `python -m streamlit run app.py` with `IBL_CACHE_DIR` set to a fresh
+- `app_url` (session): starts `python serve.py` with `IBL_CACHE_DIR` set to a fresh
   temporary directory (so results and JAX's compiled programs start cold), waits for
   `/_stcore/health` to answer `ok`, yields the base URL and stops the server at the end.
 - `browser` (session): headless Chromium from `/usr/bin/chromium` (or `chromium` on the PATH)
@@ -121,13 +122,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def served_app(cache: Path, log: Path, **env: str):
-    """`streamlit run app.py` on a free loopback port with `IBL_CACHE_DIR=cache` (and `env`), its
-    output in `log`: yields `(base_url, process)` once `/_stcore/health` answers `ok`, and stops the
-    server at the end. Fails the test, with the server's output, when it does not start."""
+    """`python serve.py` on a free loopback port with `IBL_CACHE_DIR=cache` (and `env`; its
+    background warm off unless `env` turns it on), its output in `log`: yields `(base_url,
+    process)` once `/_stcore/health` answers `ok`, and stops the server at the end. Fails the
+    test, with the server's output, when it does not start."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    environment = dict(os.environ, IBL_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1", **env)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    environment = dict(os.environ, IBL_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1",
+                       **{"IBL_WARM": "0", **env})
+    command = [sys.executable, "serve.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
     with open(log, "w") as out:
