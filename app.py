@@ -32,8 +32,9 @@ PAGES = (
      "icon": ":material/trending_down:"},
 )
 
+# How often the home page counts the ready views again while the background warm runs. (A
+# comment, not a docstring: Streamlit's "magic" would draw a bare string on every page.)
 WARM_REFRESH_S = 5
-"""How often the home page counts the ready views again while the background warm runs."""
 
 PLANNED_PAGES = (
     {

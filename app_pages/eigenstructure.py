@@ -100,18 +100,16 @@ def hypercube_page(controls: ui.UrlControls) -> None:
                     "not drawn on the log axis.")
     st.caption(caption)
 
-    left, right = st.columns([1, 1])
-    with left:
-        st.subheader("Leading modes")
-        table = figs.hypercube_levels(view)
-        st.dataframe(table.head(30), hide_index=True, height=360,
-                     column_config={"eigenvalue": st.column_config.NumberColumn(format="%.4e"),
-                                    "trace share": st.column_config.NumberColumn(format="%.3e"),
-                                    "spread": st.column_config.NumberColumn(help=view.spread_kind)})
-        st.caption(f"One row per level (eigenvalue, frequency and spread); spread is the "
-                   f"{view.spread_kind}.")
-    with right:
-        ui.chart(figs.trace_figure(view), key=f"{PAGE}_trace")
+    # The table at the page's full width: beside a chart, its last columns were cut off at 1280 px.
+    st.subheader("Leading modes")
+    table = figs.hypercube_levels(view)
+    st.dataframe(table.head(30), hide_index=True, height=360,
+                 column_config={"eigenvalue": st.column_config.NumberColumn(format="%.4e"),
+                                "trace share": st.column_config.NumberColumn(format="%.3e"),
+                                "spread": st.column_config.NumberColumn(help=view.spread_kind)})
+    st.caption(f"One row per level (eigenvalue, frequency and spread); spread is the "
+               f"{view.spread_kind}.")
+    ui.chart(figs.trace_figure(view), key=f"{PAGE}_trace")
 
     ui.explain(
         claim="An MLP kernel's eigenvalue depends only on the frequency |S| of the Walsh "

@@ -88,7 +88,7 @@ def sample_page(controls: ui.UrlControls) -> None:
              f"{uni.MEASURED} The CNN's slope is not 0, but over d = 8..64 log² d itself grows "
              f"like d^0.67. {uni.MEASURED_SPARSE} The theorem's Õ(log² d) is "
              "for a constructed, norm-constrained estimator, not plain gradient training, and the "
-             "tree CNN's kernel gives x₀·x_{d−1}, the mode widest in space, its smallest "
+             "tree CNN's kernel gives x₀·x_last, the mode widest in space, its smallest "
              "eigenvalue (Xiao 2022).",
         paper=cite("wang_wu"))
     ui.download("Runs (CSV)", csv(figs.sample_table(view), f"Universality, {spec}"),

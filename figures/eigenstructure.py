@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from figures.style import ACTIVATION_NAMES, LOG_AXIS, PALETTE, base_layout
+from figures.style import (ACTIVATION_NAMES, LOG_AXIS, PALETTE, THEORY_LINE, base_layout,
+                           line_label, power)
 
 ZERO = 1e-13
 """Levels below this fraction of the largest eigenvalue are zero to rounding: they cannot sit on a
@@ -129,10 +130,12 @@ def sphere_figure(view) -> go.Figure:
         lo = int(view.window[kernel][0][0])
         anchor = view.mu[kernel][0][lo] if view.mu[kernel][0][lo] > 0 else view.mu[kernel][0][lo + 1]
         ks = np.geomspace(max(lo, 1), k[-1], 50)
+        predicted = anchor * (ks / max(lo, 1)) ** exponent
+        law = f"{power('k', exponent)} predicted"
         fig.add_trace(go.Scatter(
-            x=ks, y=anchor * (ks / max(lo, 1)) ** exponent, mode="lines",
-            line=dict(color="black", dash="dash", width=1), name=f"k^{exponent:g} (predicted)",
+            x=ks, y=predicted, mode="lines", line=dict(color="black", **THEORY_LINE), name=law,
             legendgroup=kernel, hoverinfo="skip"), row=1, col=col)
+        fig.add_trace(line_label(ks, predicted, law, "black"), row=1, col=col)
     name = ACTIVATION_NAMES.get(view.spec.activation, view.spec.activation)
     fig.update_layout(**base_layout(title=f"Funk–Hecke eigenvalues on the sphere in R^{view.spec.d}"
                                           f" ({name})"))

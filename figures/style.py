@@ -7,6 +7,7 @@ import math
 import warnings
 
 import numpy as np
+import plotly.graph_objects as go
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000", "#999999", "#882255", "#44AA99", "#117733")
@@ -23,12 +24,16 @@ ACTIVATION_NAMES = {"relu": "ReLU", "erf": "erf", "gelu": "GELU", "tanh": "tanh"
                     "sigmoid": "sigmoid", "identity": "identity"}
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def base_layout(**overrides) -> dict:
     # 15 px dark text (tick labels, axis titles): readable on a projector; legends at 13 px, or
     # long series names would take half of a 1280 px chart.
     layout = dict(template="plotly_white", font=dict(size=15, color="#1f2328"),
-                  legend=dict(font=dict(size=13)), height=520,
-                  margin=dict(l=70, r=20, t=60, b=60), hovermode="closest")
+                  legend=dict(font=dict(size=13), orientation="h", yref="container", y=0,
+                              yanchor="bottom", x=0, xanchor="left"),
+                  height=520, margin=dict(l=70, r=20, t=60, b=60), hovermode="closest")
     layout.update(overrides)
     return layout
 
@@ -41,11 +46,31 @@ def band(values: np.ndarray, axis: int = -1) -> tuple:
                 np.nanmax(values, axis=axis))
 
 
+# --- Theory lines told from data ------------------------------------------------------------------
+
+THEORY_LINE = dict(dash="dash", width=2)
+"""A theory line: dashed, as thick as a data line (a 1 px dash vanishes on a projector); data is
+drawn solid, with markers."""
+
+
+def line_label(x, y, text: str, color: str) -> go.Scatter:
+    """`text` written on the chart at the last point `(x[-1], y[-1])` of a line, in its colour: a
+    theory line is named where it is drawn, not only in the legend. A text trace, so it follows log
+    axes and zoom; not in the legend."""
+    return go.Scatter(x=[x[-1]], y=[y[-1]], mode="text", text=[text], textposition="top left",
+                      textfont=dict(color=color, size=14), showlegend=False, hoverinfo="skip",
+                      cliponaxis=False)
+
+
+def power(base: str, exponent: float) -> str:
+    """`base` to the `exponent`, written with superscripts: `power("k", -4)` is `k⁻⁴`."""
+    return base + f"{exponent:g}".translate(_SUPERSCRIPT)
+
+
 # --- Log axes readable from the back row -----------------------------------------------------------
 
 MOST_TICKS = 10
 """At most this many labelled ticks on a log axis (every k-th decade when more span the data)."""
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def tick_text(value: float) -> str:

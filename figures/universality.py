@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from figures.style import LOG_AXIS, PALETTE, band, base_layout
+from figures.style import LOG_AXIS, PALETTE, THEORY_LINE, band, base_layout, line_label
 
 NAMES = {"cnn": "CNN", "lcn": "LCN", "fcn": "FCN"}
 THEORY = {"cnn": ("log² d", lambda d: np.log(d) ** 2), "lcn": ("d", lambda d: d),
@@ -52,10 +52,11 @@ def samples_needed_figure(view) -> go.Figure:
         if len(finite):
             d0, n0 = dims[finite[0]], mid[finite[0]]
             shown, rate = THEORY[arch]
+            theory = n0 * rate(dims) / rate(d0)
             fig.add_trace(go.Scatter(
-                x=dims, y=n0 * rate(dims) / rate(d0), mode="lines",
-                name=f"{NAMES[arch]} theory ∝ {shown}",
-                line=dict(color=PALETTE[a], dash="dash", width=1), hoverinfo="skip"))
+                x=dims, y=theory, mode="lines", name=f"{NAMES[arch]} theory ∝ {shown}",
+                line=dict(color=PALETTE[a], **THEORY_LINE), hoverinfo="skip"))
+            fig.add_trace(line_label(dims, theory, f"∝ {shown}", PALETTE[a]))
     fig.update_layout(**base_layout(title=f"Samples needed to reach test error "
                                           f"{view.spec.threshold:g}", legend_title="network"))
     fig.update_xaxes(title="input dimension d", type="log", tickvals=view.dims)

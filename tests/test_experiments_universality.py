@@ -158,3 +158,17 @@ def test_small_depth_sweep_learns_only_at_full_depth():
     # the error stays near its variance; depth 2 sees everything and fits it.
     assert view.train_error[0, 0, 0] > 0.8
     assert view.train_error[1, 0, 0] < 0.3
+
+
+def test_each_theory_line_is_dashed_and_named_on_the_chart():
+    """Issue 17: a theory line is told from data (dashed, 2 px, no markers) and labelled where it
+    ends, in its colour, as well as in the legend."""
+    fig = figs.samples_needed_figure(_view([[30, 50, 90], [35, 100, 250], [60, 220, 900]]))
+    theory = [t for t in fig.data if t.name and "theory" in t.name]
+    labels = [t for t in fig.data if t.mode == "text"]
+    assert len(theory) == len(labels) == 3
+    for line, label in zip(theory, labels):
+        assert line.line.dash == "dash" and line.line.width >= 2 and line.mode == "lines"
+        assert label.text[0] in line.name and label.textfont.color == line.line.color
+        assert (label.x[0], label.y[0]) == (line.x[-1], line.y[-1])
+        assert label.showlegend is False

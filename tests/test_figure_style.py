@@ -64,3 +64,23 @@ def test_an_axis_with_its_own_ticks_is_left_alone():
     readable_log_axes(fig)
     assert list(fig.layout.xaxis.tickvals) == [4, 8, 16]
     assert list(fig.layout.yaxis.ticktext) == ["10", "100", "1,000"]
+
+
+def test_the_spheres_predicted_laws_are_named_on_the_chart():
+    """Each panel's dashed predicted law carries its name where it ends (issue 17)."""
+    from engine.experiments import eigenstructure
+    from figures.eigenstructure import sphere_figure
+    from figures.style import power
+
+    view = eigenstructure.sphere(eigenstructure.SphereSpec(d=3, k_max=60, fit_from=10, layers=3))
+    fig = sphere_figure(view)
+    labels = [t for t in fig.data if t.mode == "text"]
+    assert [t.text[0] for t in labels] == [f"{power('k', view.predicted[kernel])} predicted"
+                                           for kernel in ("ntk", "nngp")]
+    assert [label.xaxis for label in labels] == ["x", "x2"]  # one in each panel
+
+
+def test_powers_are_written_with_superscripts():
+    from figures.style import power
+
+    assert power("k", -4) == "k⁻⁴" and power("d", 2) == "d²" and power("k", -12) == "k⁻¹²"

@@ -419,10 +419,10 @@ SAMPLE_PRESETS = Presets(
         "and FCNs Ω(d²). Here: samples needed against d = 8..64 on the quadratic target; the "
         "ordering and the slopes reproduce it (the caption has the numbers)."),
     Preset(
-        "Wang & Wu 2023 · sparse target x₀·x_{d−1}: not reproduced by plain training",
+        "Wang & Wu 2023 · sparse target x₀·x_last: not reproduced by plain training",
         SPARSE_PRESET,
         "their Fig. 2 trains a CNN (filter 4, 4 channels, Adam) on sparse long-range targets at "
-        "d = 4096. Here, on x₀·x_{d−1} at d = 8..32, the tree CNN needs more samples than the "
+        "d = 4096. Here, on x₀·x_last at d = 8..32, the tree CNN needs more samples than the "
         "FCN: this preset shows the disagreement (the caption says why)."),
 )
 DEPTH_PRESETS = Presets(
@@ -449,7 +449,7 @@ MEASURED = (
     "every d ≥ 16 (at d = 8 the CNN and LCN tie); slopes 0.63, 1.44 and 2.10.")
 """What the default view shows, for the page's caption (`bench/papers.py` measures it)."""
 MEASURED_SPARSE = (
-    "On the sparse target x₀·x_{d−1} (its preset, d = 8..32, 4 seeds) the CNN needs more samples "
+    "On the sparse target x₀·x_last (its preset, d = 8..32, 4 seeds) the CNN needs more samples "
     "than the FCN: median n* 145 → 564 → 1,172 (CNN), 204 → 335 → 1,025 (LCN), 60 → 187 → 674 "
     "(FCN); slopes 1.51, 1.16, 1.74.")
 """What the sparse-target preset shows (`bench/papers.py`)."""

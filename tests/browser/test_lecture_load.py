@@ -175,28 +175,39 @@ class MemorySampler(threading.Thread):
 
 class HealthSampler(threading.Thread):
     """The container's health check (`python healthcheck.py`, as Docker runs it) against the
-    server every `every_s` while the room works: `(seconds it took, exit status, what it said)`."""
+    server every `every_s` while the room works: `(seconds it took, exit status, what it said)`;
+    and, apart, how long the server took to answer the check's two requests (`served`: the
+    command's time less its interpreter's start on the loaded machine)."""
 
     def __init__(self, base: str, cache: Path, every_s: float = 2.0):
         super().__init__(daemon=True)
+        self.base = base
         self.env = dict(os.environ, IBL_HEALTH_URL=base, IBL_CACHE_DIR=str(cache))
         self.every_s = every_s
         self.checks: list[tuple[float, int, str]] = []
+        self.served: list[float] = []
         self.done = threading.Event()
 
     def run(self):
+        import healthcheck
+
         while not self.done.is_set():
             start = time.perf_counter()
             check = subprocess.run([sys.executable, "healthcheck.py"], cwd=ROOT, env=self.env,
                                    capture_output=True, text=True, timeout=60)
             said = (check.stdout + check.stderr).strip()
             self.checks.append((time.perf_counter() - start, check.returncode, said))
+            start = time.perf_counter()
+            healthcheck.problems(self.base, timeout=3.0)
+            self.served.append(time.perf_counter() - start)
             self.done.wait(self.every_s)
 
     def figures(self) -> dict:
-        seconds = sorted(s for s, _, _ in self.checks)
+        seconds, served = sorted(s for s, _, _ in self.checks), sorted(self.served)
         return {"checks": len(seconds), "ok": sum(code == 0 for _, code, _ in self.checks),
                 "median s": round(statistics.median(seconds), 2), "max s": round(seconds[-1], 2),
+                "requests answered in median s": round(statistics.median(served), 2),
+                "requests answered in max s": round(served[-1], 2),
                 "unhealthy said": sorted({said for _, code, said in self.checks if code})}
 
 
