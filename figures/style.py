@@ -57,7 +57,8 @@ def line_label(x, y, text: str, color: str) -> go.Scatter:
     """`text` written on the chart at the last point `(x[-1], y[-1])` of a line, in its colour: a
     theory line is named where it is drawn, not only in the legend. A text trace, so it follows log
     axes and zoom; not in the legend."""
-    return go.Scatter(x=[x[-1]], y=[y[-1]], mode="text", text=[text], textposition="top left",
+    return go.Scatter(x=[x[-1]], y=[y[-1]], mode="text", text=[text], name=text,
+                      textposition="top left",
                       textfont=dict(color=color, size=14), showlegend=False, hoverinfo="skip",
                       cliponaxis=False)
 
