@@ -112,23 +112,25 @@ def _parse(layers: Iterable[Any], d: int) -> tuple[tuple, tuple]:
     return arch, arch.lengths(d)
 
 
-def _patch_indices(layer: Conv, length: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Static indices `(P_out, f)` into the padded signal, and the pad amounts."""
-    lo, hi = conv_padding(layer, length)
-    n_out = (length + lo + hi - layer.filter_size) // layer.stride + 1
-    idx = layer.stride * np.arange(n_out)[:, None] + np.arange(layer.filter_size)[None, :]
-    return idx, (lo, hi)
-
-
 def _patches(layer: Conv, h: Array) -> Array:
-    """`(n, L, C) -> (n, P_out, f * C)`: the receptive field of each output position."""
+    """`(n, L, C) -> (n, P_out, f * C)`: the receptive field of each output position,
+    `u[:, p, i * C + c] = h_pad[:, stride * p + i, c]`.
+
+    Read by slicing, never by gathering: a gather's gradient is a scatter-add, several times slower
+    on a CPU than the pads that are the gradients of a reshape (filter = stride, the trees: the
+    patches are the signal itself, regrouped) or of `f` strided slices (any other filter)."""
     n, length, channels = h.shape
-    idx, (lo, hi) = _patch_indices(layer, length)
+    lo, hi = conv_padding(layer, length)
+    f, stride = layer.filter_size, layer.stride
+    n_out = (length + lo + hi - f) // stride + 1
     if lo or hi:
         mode = "wrap" if layer.padding == "circular" else "constant"
         h = jnp.pad(h, ((0, 0), (lo, hi), (0, 0)), mode=mode)
-    patches = h[:, idx, :]  # (n, P_out, f, C)
-    return patches.reshape(n, idx.shape[0], layer.filter_size * channels)
+    if f == stride:
+        return h[:, :n_out * f, :].reshape(n, n_out, f * channels)
+    span = stride * (n_out - 1) + 1
+    taps = [h[:, i:i + span:stride, :] for i in range(f)]  # each (n, P_out, C)
+    return jnp.stack(taps, axis=2).reshape(n, n_out, f * channels)
 
 
 # --- Initialisation ----------------------------------------------------------------------------
@@ -254,7 +256,10 @@ def _forward(arch: Architecture, params: Params, x: Array, eps: Sequence[Array] 
             if layer.shared:
                 z = norm * jnp.matmul(u, w.reshape(k, w.shape[-1])) + layer.b_std * b[None, None, :]
             else:
-                z = (norm * jnp.einsum("npk,pko->npo", u, w.reshape(w.shape[0], k, w.shape[-1]))
+                # positions leading: XLA's batched matmul wants its batch axis first (on a CPU
+                # 1.5-1.9x faster than "npk,pko->npo" forward and backward, about 10% in a sweep)
+                z = (norm * jnp.einsum("pnk,pko->pno", u.transpose(1, 0, 2),
+                                       w.reshape(w.shape[0], k, w.shape[-1])).transpose(1, 0, 2)
                      + layer.b_std * b[None, :, :])
             taps.append(u)
         elif isinstance(layer, Activation):

@@ -148,6 +148,10 @@ def test_mlp_forward_matches_formula(key):
     (3, 2, "same"),
     (3, 1, "circular"),
     (2, 3, "same"),  # stride longer than the filter: no padding
+    (2, 2, "valid"),  # filter = stride (the trees): the patches are a reshape
+    (3, 3, "valid"),
+    (3, 3, "same"),
+    (3, 3, "circular"),
 ])
 def test_conv_and_local_match_lax(key, shared, filter_size, stride, padding):
     """First-layer pre-activations from JAX's convolutions, then an explicit flatten readout."""

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from engine import cache, guard
+from engine import cache, guard, training
 from engine.experiments import separation
 from engine.slots import Queued, Slots
 
@@ -208,7 +208,7 @@ def test_a_stopped_caller_stops_the_separation_pages_worker_threads():
     with pytest.raises(Stopped):
         separation._run([job(i) for i in range(6)], 999, progress)
     assert time.perf_counter() - start < 3.0  # the jobs alone would take 30 s
-    assert len(started) == separation.WORKERS  # the queued jobs never started
+    assert len(started) == training.SWEEPS_AT_ONCE  # the queued jobs never started
     frozen = list(steps)
     time.sleep(0.2)
     assert steps == frozen  # and no thread trains on

@@ -67,7 +67,7 @@ samples with `width (d + 2)` parameters and more, while `A` trains 1025). The sa
 for the `near_edge` law (all errors higher: `A` 0.07 to 0.10, the others 0.25 at d = 32) and the
 `heavy_tailed` one (`A` 0.04, the others 0.13 to 0.34 at d = 32). The default view took 10 to 20 s from an empty cache on the reference CPU
 (compilation included; its two cores shared with other work, load 2 to 5), its four sweeps run
-two at a time (`WORKERS`). The width view at d = 16 shows `A` needing many random features (test MSE 0.25,
+two at a time (`training.SWEEPS_AT_ONCE`). The width view at d = 16 shows `A` needing many random features (test MSE 0.25,
 0.23, 0.15, 0.08 at 4, 16, 64, 256), as the `d^2 / 2` count says, while the trained networks
 level off near 0.1 to 0.2 and overfit as they widen.
 
@@ -80,10 +80,8 @@ References:
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import math
-import threading
 from typing import Callable
 
 import numpy as np
@@ -91,6 +89,7 @@ import numpy as np
 from engine import guard, radial, training
 from engine.cache import Partial, Progress, cached
 from engine.presets import Preset, Presets
+from engine.threads import run_in_order
 
 MODELS = {
     "A": "A: fixed random sigmoid layer → trained sigmoid unit",
@@ -114,8 +113,6 @@ PROBE_NORMS = 41
 """Norms of the probe grid: quantiles 1%..99% of `||x||` under the view's law."""
 PROBE_DIRECTIONS = 16
 """Random directions at each probe norm: the spread of the output at one norm."""
-WORKERS = 2
-"""Sweeps run at once: one compiles while another trains (compilation is single-threaded)."""
 
 _WHY_POWER_OF_TWO = " (the view doubles d from d_min to d_max); choose e.g. 4, 8, 16 or 32"
 
@@ -300,13 +297,15 @@ def normalise_dimension(spec: DimensionSpec) -> DimensionSpec:
 
 
 def dimension_seconds(spec: DimensionSpec) -> float:
-    """Estimated time of a dimension view on this machine (all models, compilation included)."""
+    """Estimated time of a dimension view on this machine (all models, compilation included; the
+    sweeps `training.SWEEPS_AT_ONCE` at a time, `training.concurrent_seconds`)."""
     runs = len(spec.dims) * spec.seeds
     n_eval = _n_val(spec.n_train) + N_TEST
     n_probe = N_TEST + PROBE_NORMS * PROBE_DIRECTIONS
-    return sum(training.estimate_cost(network(m)[0], spec.d_max, spec.n_train, runs,
-                                      _train_spec(spec, m, spec.width, spec.features),
-                                      n_eval=n_eval, n_probe=n_probe) for m in MODELS)
+    return training.concurrent_seconds([
+        training.estimate_cost(network(m)[0], spec.d_max, spec.n_train, runs,
+                               _train_spec(spec, m, spec.width, spec.features),
+                               n_eval=n_eval, n_probe=n_probe) for m in MODELS])
 
 
 def _data_bytes(spec, runs: int, d_max: int, d_pad: int) -> tuple[int, int]:
@@ -322,13 +321,6 @@ def _data_bytes(spec, runs: int, d_max: int, d_pad: int) -> tuple[int, int]:
     return runs * per_set, runs * per_set + 32 * points * d_max + 16 * rows * d_pad
 
 
-def _sweeps_bytes(sweeps: list) -> int:
-    """Peak bytes of sweeps run `WORKERS` at a time (`_run`): the `WORKERS` largest
-    `arrays + compile` at once, and every compiled program (they stay cached)."""
-    running = sorted((m.arrays + m.compile for m in sweeps), reverse=True)[:WORKERS]
-    return sum(running) + sum(m.program for m in sweeps)
-
-
 def _sweep_bytes(spec, model: str, d: int, runs: int, width: int,
                  features: int) -> training.SweepMemory:
     """`training.estimate_memory` of one model's sweep: `runs` training sets of one size, each
@@ -342,11 +334,12 @@ def _sweep_bytes(spec, model: str, d: int, runs: int, width: int,
 def dimension_bytes(spec: DimensionSpec) -> int:
     """Estimated peak memory of a (normalised) dimension view: its data sets (`_data_bytes`, every
     (d, seed) pair padded to `d_max`), then the four models' sweeps, two at a time
-    (`_sweeps_bytes`); plus `guard.RUNTIME_BYTES`."""
+    (`training.sequential_peak`); plus `guard.RUNTIME_BYTES`."""
     runs = len(spec.dims) * spec.seeds
     kept, building = _data_bytes(spec, runs, spec.d_max, spec.d_max)
     sweeps = [_sweep_bytes(spec, m, spec.d_max, runs, spec.width, spec.features) for m in MODELS]
-    return guard.RUNTIME_BYTES + kept + max(building, _sweeps_bytes(sweeps))
+    return guard.RUNTIME_BYTES + kept + max(
+        building, training.sequential_peak(sweeps, at_once=training.SWEEPS_AT_ONCE))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,39 +373,25 @@ class DimensionView:
 
 def _run(jobs: list, steps: int, progress: Progress,
          finished: Callable[[list], None] | None = None) -> list:
-    """Run `jobs` (each `job(progress)` returning a `SweepResult`) on `WORKERS` threads, so that
-    one sweep's compilation overlaps another's training, and report their summed steps from
-    the calling thread (a page's progress bar must be updated from its own thread); `finished`
-    receives the results so far (None for a job still running) each time a job but the last
-    ends, also from the calling thread. Whatever those calls raise stops the jobs."""
-    done = [0] * len(jobs)
+    """Run `jobs` (each `job(report)` returning a `SweepResult`, `report(step, total)` as
+    `train_sweep` calls its `progress`) `training.SWEEPS_AT_ONCE` at a time, so that one sweep's
+    compilation overlaps another's training (`engine.threads.run_in_order`: their summed steps
+    reported from the calling thread, and whatever that raises stops the jobs); `finished`
+    receives the results so far (None for a job not ended yet) after each job but the last, in
+    order, also from the calling thread."""
     total = len(jobs) * steps
-    stopped = threading.Event()
+    results: list = [None] * len(jobs)
 
-    def report(i):
-        def on_step(step, _):
-            if stopped.is_set():  # the caller stopped (a page stopped, an overrun): end here
-                raise concurrent.futures.CancelledError
-            done[i] = step
-        return on_step
+    def each(i: int, result) -> None:
+        results[i] = result
+        if finished is not None and i < len(jobs) - 1:
+            finished(list(results))
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = [pool.submit(job, report(i)) for i, job in enumerate(jobs)]
-        pending = set(futures)
-        try:
-            while pending:
-                ended, pending = concurrent.futures.wait(pending, timeout=0.25)
-                if progress is not None:
-                    progress(min(sum(done), total), total)
-                if finished is not None and ended and pending:
-                    finished([f.result() if f.done() else None for f in futures])
-        except BaseException:
-            # What the caller raised ends the jobs too: those not started never start, and those
-            # running stop at their next step, so no thread trains on for nobody.
-            stopped.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        return [f.result() for f in futures]
+    run_in_order([lambda report, job=job: job(lambda step, _: report(step)) for job in jobs],
+                 workers=training.SWEEPS_AT_ONCE, each=each,
+                 progress=None if progress is None else
+                 (lambda done: progress(min(done, total), total)))
+    return results
 
 
 def _fields(results: list, yt: np.ndarray) -> list[dict]:
@@ -498,20 +477,24 @@ def normalise_width(spec: WidthSpec) -> WidthSpec:
 
 
 def width_seconds(spec: WidthSpec) -> float:
-    """Estimated time of a width view on this machine (all models and widths)."""
+    """Estimated time of a width view on this machine (all models and widths, the sweeps
+    `training.SWEEPS_AT_ONCE` at a time, `training.concurrent_seconds`)."""
     n_eval = _n_val(spec.n_train) + N_TEST
     n_probe = N_TEST + PROBE_NORMS * PROBE_DIRECTIONS
-    return sum(training.estimate_cost(network(m)[0], spec.d, spec.n_train, spec.seeds,
-                                      _train_spec(spec, m, w, w), n_eval=n_eval, n_probe=n_probe)
-               for m in MODELS for w in spec.widths)
+    return training.concurrent_seconds([
+        training.estimate_cost(network(m)[0], spec.d, spec.n_train, spec.seeds,
+                               _train_spec(spec, m, w, w), n_eval=n_eval, n_probe=n_probe)
+        for m in MODELS for w in spec.widths])
 
 
 def width_bytes(spec: WidthSpec) -> int:
     """Estimated peak memory of a (normalised) width view: its data sets (`_data_bytes`), then every
-    model at every width, two sweeps at a time (`_sweeps_bytes`); plus `guard.RUNTIME_BYTES`."""
+    model at every width, two sweeps at a time (`training.sequential_peak`); plus
+    `guard.RUNTIME_BYTES`."""
     kept, building = _data_bytes(spec, spec.seeds, spec.d, spec.d)
     sweeps = [_sweep_bytes(spec, m, spec.d, spec.seeds, w, w) for m in MODELS for w in spec.widths]
-    return guard.RUNTIME_BYTES + kept + max(building, _sweeps_bytes(sweeps))
+    return guard.RUNTIME_BYTES + kept + max(
+        building, training.sequential_peak(sweeps, at_once=training.SWEEPS_AT_ONCE))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,9 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -28,6 +30,7 @@ from engine.cache import Partial, Progress, cached
 from engine.networks import parameter_count
 from engine.presets import Preset, Presets
 from engine.specs import mlp, tree_cnn, tree_lcn
+from engine.threads import run_in_order
 
 ARCHITECTURES = {"cnn": "CNN (tree, shared weights)", "lcn": "LCN (tree, no sharing)",
                  "fcn": "FCN (MLP)"}
@@ -83,7 +86,7 @@ class SampleComplexitySpec:
     seeds: int = guard.bounded(4, 1, 8, label="Seeds")
     threshold: float = guard.bounded(0.5, 0.0, 1.0, open_low=True,
                                      label="Target test error (MSE / Var y)")
-    steps: int = guard.bounded(1000, 100, 5000)
+    steps: int = guard.bounded(500, 100, 5000)
     optimizer: str = "adam"
     learning_rate: float = guard.bounded(0.01, 0.0, 100.0, open_low=True, label="Learning rate")
     channels: int = guard.bounded(8, 1, CHANNEL_CAP, label="CNN/LCN channels (every layer)")
@@ -122,14 +125,17 @@ def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexityS
 
 
 def sample_seconds(spec: SampleComplexitySpec) -> float:
-    """Estimated training time of a sample-complexity view on this machine."""
-    return sum(_sweep_seconds(spec, arch, d) for arch in ARCHITECTURES for d in spec.dims)
+    """Estimated training time of a sample-complexity view on this machine: its sweeps, run
+    `training.SWEEPS_AT_ONCE` at a time (`training.concurrent_seconds`)."""
+    return training.concurrent_seconds([_sweep_seconds(spec, arch, d) for d in spec.dims
+                                        for arch in ARCHITECTURES])
 
 
 def _sweep_seconds(spec: SampleComplexitySpec, arch: str, d: int) -> float:
     layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
     train = dataclasses.replace(spec.train_spec(), width=widths)
-    return training.estimate_cost(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train)
+    return training.estimate_cost(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train,
+                                  sizes=spec.sizes, n_eval=_n_val(spec.n_max) + N_TEST)
 
 
 def _n_val(n_train: int) -> int:
@@ -146,18 +152,17 @@ def _data_bytes(seeds: int, n_train: int, d: int) -> tuple[int, int]:
 
 
 def sample_bytes(spec: SampleComplexitySpec) -> int:
-    """Estimated peak memory of a (normalised) sample-complexity view: for each d in turn, its data
-    sets (`_data_bytes`) and the largest of the three architectures' sweeps, run one after the
-    other (`training.estimate_memory`: every seed and size, the test set shared by all runs),
-    plus every sweep's compiled program (they stay cached, `training.sequential_peak`) and
-    `guard.RUNTIME_BYTES`."""
-    peak = programs = 0
-    for d in spec.dims:
-        kept, drawing = _data_bytes(spec.seeds, spec.n_max, d)
-        sweeps = [_sweep_bytes(spec, arch, d) for arch in ARCHITECTURES]
-        peak = max(peak, kept + max(drawing, *(s.arrays + s.compile for s in sweeps)))
-        programs += sum(sweep.program for sweep in sweeps)
-    return guard.RUNTIME_BYTES + peak + programs
+    """Estimated peak memory of a (normalised) sample-complexity view: the data sets
+    (`_data_bytes`) of the two largest d, held while their sweeps run, and the two largest of its
+    sweeps at once (`training.SWEEPS_AT_ONCE`; `training.estimate_memory`: every seed and size,
+    the test set shared by all runs) plus every sweep's compiled program (they stay cached,
+    `training.sequential_peak`) and `guard.RUNTIME_BYTES`."""
+    data = [_data_bytes(spec.seeds, spec.n_max, d) for d in spec.dims]
+    kept = sum(sorted((k for k, _ in data), reverse=True)[:training.SWEEPS_AT_ONCE])
+    drawing = max(drawing for _, drawing in data)
+    sweeps = [_sweep_bytes(spec, arch, d) for d in spec.dims for arch in ARCHITECTURES]
+    return (guard.RUNTIME_BYTES + kept
+            + max(drawing, training.sequential_peak(sweeps, at_once=training.SWEEPS_AT_ONCE)))
 
 
 def _sweep_bytes(spec: SampleComplexitySpec, arch: str, d: int) -> training.SweepMemory:
@@ -224,15 +229,34 @@ def _datasets(spec, d: int, n_train: int, seeds: int, target: str):
     return x[:, :n_train], y[:, :n_train], x[:, n_train:], y[:, n_train:], x_test, y_test
 
 
+class _Datasets:
+    """`_datasets` of one view by d, drawn once by whichever sweep asks first (sweeps run in
+    threads) and dropped once a larger d is asked for: sweeps start in order of d, and at most
+    `training.SWEEPS_AT_ONCE` run at once, so at most two d are held (`sample_bytes`)."""
+
+    def __init__(self, spec, n_train: int):
+        self._spec, self._n_train = spec, n_train
+        self._held: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, d: int) -> tuple:
+        with self._lock:
+            if d not in self._held:
+                self._held = {k: v for k, v in self._held.items() if k >= d // 2}
+                self._held[d] = _datasets(self._spec, d, self._n_train, self._spec.seeds,
+                                          self._spec.target)
+            return self._held[d]
+
+
 @cached("universality.sample_complexity", normalise=normalise_sample_complexity,
         estimate=sample_seconds, memory=sample_bytes, budget_s=TIME_BUDGET_S,
         advice="choose a smaller d, fewer samples, steps or seeds",
         memory_advice="choose a smaller d, fewer samples or seeds, or a smaller width")
 def sample_complexity(spec: SampleComplexitySpec, *, progress: Progress = None,
                       partial: Partial = None) -> SampleComplexityView:
-    """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs.
-    `partial` receives the view after each architecture at each d (smallest d first), the runs
-    not trained yet NaN."""
+    """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs,
+    one sweep per architecture and d, `training.SWEEPS_AT_ONCE` at a time. `partial` receives the
+    view after each architecture at each d (smallest d first), the runs not trained yet NaN."""
     archs, dims, sizes = tuple(ARCHITECTURES), np.array(spec.dims), np.array(spec.sizes)
     shape = (len(archs), len(dims), spec.seeds, len(sizes))
     test_error, train_error = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -249,22 +273,28 @@ def sample_complexity(spec: SampleComplexitySpec, *, progress: Progress = None,
                                     diverged=diverged.copy(), samples_needed=needed, slope=slope,
                                     parameters=parameter_counts(spec))
 
-    for i, d in enumerate(dims):
-        data = _datasets(spec, int(d), spec.n_max, spec.seeds, spec.target)
-        for a, arch in enumerate(archs):
-            layers, widths = network(arch, int(d), channels=spec.channels, width=spec.width)
-            done = (i * len(archs) + a) * spec.steps
-            result = training.train_sweep(
-                layers, *data, sizes=sizes, train=dataclasses.replace(spec.train_spec(),
-                                                                      width=widths),
-                key=_key(a, int(d)),
-                progress=None if progress is None else
-                (lambda step, _, done=done: progress(done + step, total)))
-            test_error[a, i] = result.test_mse
-            train_error[a, i] = result.train_mse
-            diverged[a, i] = result.diverged
-            if partial is not None and (i, a) != (len(dims) - 1, len(archs) - 1):
-                partial(view())
+    units = [(i, a) for i in range(len(dims)) for a in range(len(archs))]
+    data = _Datasets(spec, spec.n_max)
+
+    def sweep(i: int, a: int, report) -> training.SweepResult:
+        d = int(dims[i])
+        layers, widths = network(archs[a], d, channels=spec.channels, width=spec.width)
+        return training.train_sweep(
+            layers, *data(d), sizes=sizes,
+            train=dataclasses.replace(spec.train_spec(), width=widths), key=_key(a, d),
+            progress=lambda step, _: report(step))
+
+    def each(u: int, result: training.SweepResult) -> None:
+        i, a = units[u]
+        test_error[a, i] = result.test_mse
+        train_error[a, i] = result.train_mse
+        diverged[a, i] = result.diverged
+        if partial is not None and u < len(units) - 1:
+            partial(view())
+
+    run_in_order([functools.partial(sweep, i, a) for i, a in units],
+                 workers=training.SWEEPS_AT_ONCE, each=each,
+                 progress=None if progress is None else (lambda done: progress(done, total)))
     return view()
 
 
@@ -330,10 +360,12 @@ def normalise_depth(spec: DepthSpec) -> DepthSpec:
 
 
 def depth_seconds(spec: DepthSpec) -> float:
-    """Estimated training time of a depth view on this machine."""
-    return sum(training.estimate_cost(partial_tree(spec.d, spec.s, depth), spec.d, spec.n_train,
-                                      spec.seeds, _depth_train(spec, (c,) * depth))
-               for depth in spec.depths for c in spec.channels)
+    """Estimated training time of a depth view on this machine: its sweeps, run
+    `training.SWEEPS_AT_ONCE` at a time (`training.concurrent_seconds`)."""
+    return training.concurrent_seconds([
+        training.estimate_cost(partial_tree(spec.d, spec.s, depth), spec.d, spec.n_train,
+                               spec.seeds, _depth_train(spec, (c,) * depth))
+        for depth in spec.depths for c in spec.channels])
 
 
 def _depth_train(spec: DepthSpec, widths: tuple) -> training.TrainSpec:
@@ -344,15 +376,16 @@ def _depth_train(spec: DepthSpec, widths: tuple) -> training.TrainSpec:
 
 def depth_bytes(spec: DepthSpec) -> int:
     """Estimated peak memory of a (normalised) depth view: its data sets (`_data_bytes`), and the
-    largest of its sweeps, one per depth and channel count, run one after the other
-    (`training.estimate_memory`, `training.sequential_peak`: every sweep's compiled program stays
-    cached), plus `guard.RUNTIME_BYTES`."""
+    two largest of its sweeps, one per depth and channel count, run `training.SWEEPS_AT_ONCE` at a
+    time (`training.estimate_memory`, `training.sequential_peak`: every sweep's compiled program
+    stays cached), plus `guard.RUNTIME_BYTES`."""
     kept, drawing = _data_bytes(spec.seeds, spec.n_train, spec.d)
     sweeps = [training.estimate_memory(partial_tree(spec.d, spec.s, depth), spec.d, spec.n_train,
                                        spec.seeds, _depth_train(spec, (c,) * depth),
                                        n_val=_n_val(spec.n_train), n_test=N_TEST)
               for depth in spec.depths for c in spec.channels]
-    return guard.RUNTIME_BYTES + kept + max(drawing, training.sequential_peak(sweeps))
+    return guard.RUNTIME_BYTES + kept + max(
+        drawing, training.sequential_peak(sweeps, at_once=training.SWEEPS_AT_ONCE))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -374,8 +407,9 @@ class DepthView:
         memory_advice="choose a smaller d, fewer samples, seeds or channels")
 def depth_sweep(spec: DepthSpec, *, progress: Progress = None,
                 partial: Partial = None) -> DepthView:
-    """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023). `partial`
-    receives the view after each depth and channel count (shallowest first), the rest NaN."""
+    """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023), one sweep per
+    depth and channel count, `training.SWEEPS_AT_ONCE` at a time. `partial` receives the view after
+    each depth and channel count (shallowest first), the rest NaN."""
     depths, channels = np.array(spec.depths), np.array(spec.channels)
     shape = (len(depths), len(channels), spec.seeds)
     train_error, test_error = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -389,19 +423,26 @@ def depth_sweep(spec: DepthSpec, *, progress: Progress = None,
 
     data = _datasets(spec, spec.d, spec.n_train, spec.seeds, spec.target)
     total = len(depths) * len(channels) * spec.steps
-    for l, depth in enumerate(depths):
-        for c, width in enumerate(channels):
-            done = (l * len(channels) + c) * spec.steps
-            result = training.train_sweep(
-                partial_tree(spec.d, spec.s, int(depth)), *data, sizes=np.array([spec.n_train]),
-                train=_depth_train(spec, (int(width),) * int(depth)), key=_key(l, int(width)),
-                progress=None if progress is None else
-                (lambda step, _, done=done: progress(done + step, total)))
-            train_error[l, c] = result.train_mse[:, 0]
-            test_error[l, c] = result.test_mse[:, 0]
-            diverged[l, c] = result.diverged[:, 0]
-            if partial is not None and (l, c) != (len(depths) - 1, len(channels) - 1):
-                partial(view())
+    units = [(l, c) for l in range(len(depths)) for c in range(len(channels))]
+
+    def sweep(l: int, c: int, report) -> training.SweepResult:
+        depth, width = int(depths[l]), int(channels[c])
+        return training.train_sweep(
+            partial_tree(spec.d, spec.s, depth), *data, sizes=np.array([spec.n_train]),
+            train=_depth_train(spec, (width,) * depth), key=_key(l, width),
+            progress=lambda step, _: report(step))
+
+    def each(u: int, result: training.SweepResult) -> None:
+        l, c = units[u]
+        train_error[l, c] = result.train_mse[:, 0]
+        test_error[l, c] = result.test_mse[:, 0]
+        diverged[l, c] = result.diverged[:, 0]
+        if partial is not None and u < len(units) - 1:
+            partial(view())
+
+    run_in_order([functools.partial(sweep, l, c) for l, c in units],
+                 workers=training.SWEEPS_AT_ONCE, each=each,
+                 progress=None if progress is None else (lambda done: progress(done, total)))
     return view()
 
 
@@ -443,15 +484,15 @@ DEPTH_PRESETS = Presets(
         "tree (receptive field 16) sees both coordinates and fits it."),
 )
 MEASURED = (
-    "Measured at the default (quadratic target, 4 seeds, bench/papers.py): median n* 34 → 71 → "
-    "96 → 131 for the CNN and 33 → 87 → 228 → 665 for the LCN at d = 8, 16, 32, 64; 61 → 204 → "
-    "1,121 for the FCN to d = 32 (not reached at d = 64 within n ≤ 2,048). CNN < LCN < FCN at "
-    "every d ≥ 16 (at d = 8 the CNN and LCN tie); slopes 0.63, 1.44 and 2.10.")
+    "Measured at the default (quadratic target, 4 seeds, bench/papers.py): median n* 34 → 72 → "
+    "96 → 131 for the CNN and 33 → 87 → 224 → 670 for the LCN at d = 8, 16, 32, 64; 61 → 204 → "
+    "1,122 for the FCN to d = 32 (not reached at d = 64 within n ≤ 2,048). CNN < LCN < FCN at "
+    "every d ≥ 16 (at d = 8 the CNN and LCN tie); slopes 0.62, 1.44 and 2.10.")
 """What the default view shows, for the page's caption (`bench/papers.py` measures it)."""
 MEASURED_SPARSE = (
     "On the sparse target x₀·x_last (its preset, d = 8..32, 4 seeds) the CNN needs more samples "
-    "than the FCN: median n* 145 → 564 → 1,172 (CNN), 204 → 335 → 1,025 (LCN), 60 → 187 → 674 "
-    "(FCN); slopes 1.51, 1.16, 1.74.")
+    "than the FCN: median n* 146 → 525 → 1,178 (CNN), 203 → 336 → 1,043 (LCN), 60 → 187 → 674 "
+    "(FCN); slopes 1.51, 1.18, 1.74.")
 """What the sparse-target preset shows (`bench/papers.py`)."""
 WARM = ([(sample_complexity, spec) for spec in SAMPLE_PRESETS.values()]
         + [(depth_sweep, spec) for spec in DEPTH_PRESETS.values()])

@@ -110,11 +110,12 @@ References:
 from __future__ import annotations
 
 from engine.training.params import ravel_params, unravel_params
-from engine.training.plan import SweepMemory, estimate_cost, estimate_memory, sequential_peak
+from engine.training.plan import (SWEEPS_AT_ONCE, SweepMemory, concurrent_seconds, estimate_cost,
+                                  estimate_memory, sequential_peak)
 from engine.training.program import DIVERGENCE_FACTOR
 from engine.training.spec import OPTIMIZERS, OUTPUTS, SweepResult, TrainSpec
 from engine.training.sweep import train_sweep
 
-__all__ = ["DIVERGENCE_FACTOR", "OPTIMIZERS", "OUTPUTS", "SweepMemory", "SweepResult", "TrainSpec",
-           "estimate_cost", "estimate_memory", "ravel_params", "sequential_peak", "train_sweep",
-           "unravel_params"]
+__all__ = ["DIVERGENCE_FACTOR", "OPTIMIZERS", "OUTPUTS", "SWEEPS_AT_ONCE", "SweepMemory",
+           "SweepResult", "TrainSpec", "concurrent_seconds", "estimate_cost", "estimate_memory", "ravel_params",
+           "sequential_peak", "train_sweep", "unravel_params"]

@@ -21,12 +21,21 @@ from engine.training.spec import TrainSpec, check_frozen
 
 # Cost model, in seconds on the reference CPU (2 cores), fitted by `bench/training.py`: the
 # sustained float32 rate of a training step's arithmetic, the fixed cost of one step of one bucket
-# (loop, optimizer and small ops), compiling a sweep, and compiling each weight layer of a bucket.
+# (loop, optimizer and small ops), the memory traffic of one pass (narrow layers, the trees' 8
+# channels, are bound by it: 1.6-2.0 ns per float and training step measured on the Universality
+# page's CNNs, 3 passes a step, against 0.45 us of arithmetic on 1,073 floats at d = 64), compiling
+# a sweep, and compiling each weight layer of a bucket.
 _FLOPS_PER_SECOND = 6e10
 _SECONDS_PER_STEP = 2.5e-5
+_SECONDS_PER_FLOAT = 6e-10  # per float a weight layer reads or writes, once per input and pass
 _COMPILE_SECONDS = 1.0
 _COMPILE_PER_LAYER = 0.15
 _CPU_BATCH_BYTES = 4 * 2 ** 20  # see `runs_per_batch`
+SWEEPS_AT_ONCE = 2
+"""Sweeps a view with several runs at once (`engine.threads.run_in_order`): one sweep of small
+networks keeps about 1.4 of two CPU cores busy, two keep both (measured: the Universality page's
+CNN and LCN sweeps at d = 64, 12.4 s together against 18.1 s one after the other)."""
+_AT_ONCE_SPEEDUP = 1.45  # that measurement's ratio, for `concurrent_seconds`
 # Memory model (`estimate_memory`): float32 throughout. Compiling a sweep's program takes memory
 # that grows with its weight layers and buckets (measured on the reference CPU, `ru_maxrss`: 11 to
 # 26 MiB for one bucket of a 1- or 2-hidden-layer MLP, 66 MiB for 4 hidden layers, 65 to 113 MiB
@@ -98,19 +107,24 @@ def trained_macs(costs: list, frozen: tuple) -> float:
     return total
 
 
-def _bucket_seconds(macs: int, weight_layers: int, train: TrainSpec, runs: int, rows: int,
-                    eval_rows: int, train_macs: float | None = None) -> float:
-    """Seconds, compilation included, for one bucket of `runs` runs (on one device) on `rows` rows
-    each, evaluated on `rows` plus `eval_rows` more inputs: 6 flops per multiply-add and row of a
-    step (forward and backward; `train_macs` of them, `macs` by default, see `trained_macs`) and 2
-    per evaluated input at `_FLOPS_PER_SECOND`, a fixed `_SECONDS_PER_STEP` a step, and
-    `_COMPILE_PER_LAYER` per weight layer."""
+def _bucket_seconds(costs: list, frozen: tuple, train: TrainSpec, runs: int, rows: int,
+                    eval_rows: int) -> float:
+    """Seconds, compilation included, for one bucket of `runs` runs (on one device) of the weight
+    layers `costs` (`layer_costs`, `frozen` held) on `rows` rows each, evaluated on `rows` plus
+    `eval_rows` more inputs. Each input of a step (forward and backward) takes the longer of its
+    arithmetic, 6 flops per trained multiply-add (`trained_macs`) at `_FLOPS_PER_SECOND`, and its
+    memory traffic, 3 passes over the floats its layers read and write at `_SECONDS_PER_FLOAT`;
+    each evaluated input one pass (2 flops per multiply-add); plus a fixed `_SECONDS_PER_STEP` a
+    step and `_COMPILE_PER_LAYER` per weight layer."""
+    macs = sum(m for m, _, _ in costs)
+    floats = sum(read + written for _, read, written in costs)
+    step = max(6.0 * trained_macs(costs, frozen) / _FLOPS_PER_SECOND,
+               3.0 * floats * _SECONDS_PER_FLOAT)
+    evaluation = max(2.0 * macs / _FLOPS_PER_SECOND, floats * _SECONDS_PER_FLOAT)
     evals = train.steps / train.eval_every
-    train_macs = macs if train_macs is None else train_macs
-    flops = runs * (6.0 * train_macs * train.steps * (train.batch_size or rows)
-                    + 2.0 * macs * evals * (rows + eval_rows))
-    return (flops / _FLOPS_PER_SECOND + train.steps * _SECONDS_PER_STEP
-            + _COMPILE_PER_LAYER * weight_layers)
+    return (runs * (step * train.steps * (train.batch_size or rows)
+                    + evaluation * evals * (rows + eval_rows))
+            + train.steps * _SECONDS_PER_STEP + _COMPILE_PER_LAYER * len(costs))
 
 
 def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec, *,
@@ -119,13 +133,16 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
     """Rough wall-clock seconds of a sweep of `runs` runs on the reference CPU (2 cores, one
     device), compilation included, before any work. For one bucket of runs on `rows` rows each:
 
-        flops   = runs * (6 * train_macs * steps * step_rows
-                          + 2 * macs * (steps / eval_every) * (rows + n_eval))
-        seconds = flops / 6e10 + steps * 2.5e-5 + 0.15 * weight_layers
+        step    = max(6 * train_macs / 6e10, 3 * floats * 6e-10)
+        eval    = max(2 * macs / 6e10, floats * 6e-10)
+        seconds = runs * (step * steps * step_rows + eval * (steps / eval_every) * (rows + n_eval))
+                  + steps * 2.5e-5 + 0.15 * weight_layers
 
-    plus 1 s for the sweep. `macs` is the multiply-adds of one forward pass on one input, a
-    training step costs about 6 flops per multiply-add and row (forward and backward) on
-    `step_rows` (`batch_size`, or `rows` for full batch), and an evaluation 2 per input.
+    plus 1 s for the sweep. `macs` is the multiply-adds of one forward pass on one input and
+    `floats` the floats its weight layers read and write (`layer_costs`): an input of a training
+    step (forward and backward) takes the longer of its 6 flops per multiply-add and its 3 passes
+    over memory, on `step_rows` (`batch_size`, or `rows` for full batch), and an evaluated input
+    one pass.
     `train_macs` is `macs` unless `train.frozen` holds layers: a frozen layer's forward pass
     costs 2 flops per multiply-add and its backward pass 2 more, only when a trained layer lies
     below it; a frozen head (frozen layers from the input on, in a network without `conv`/`local`)
@@ -168,21 +185,15 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
         extra += (2.0 * runs * (n_max + n_eval) * head_macs / _FLOPS_PER_SECOND
                   + _COMPILE_PER_LAYER * stage.weight_layers)
     costs = layer_costs(arch, d, widths)
-    macs = _macs_per_sample(arch, d, widths)
-    train_macs = trained_macs(costs, frozen)
-    weight_layers = len(costs)
     if sizes is None:
-        return (_bucket_seconds(macs, weight_layers, train, runs, n_max, n_eval, train_macs)
-                + _COMPILE_SECONDS + extra)
+        return _bucket_seconds(costs, frozen, train, runs, n_max, n_eval) + _COMPILE_SECONDS + extra
     sizes = [whole(n, "sizes entries", 1) for n in sizes]
     if not sizes or sizes != sorted(set(sizes)) or sizes[-1] > n_max:
         raise ValueError(f"sizes must be increasing and at most n_max = {n_max}, got {sizes}.")
     seeds = -(-runs // len(sizes))
-    buckets = plan_buckets(sizes, macs, weight_layers, seeds, 1, n_eval, train, train_macs)
+    buckets = plan_buckets(sizes, costs, frozen, seeds, 1, n_eval, train)
     return _COMPILE_SECONDS + extra + sum(
-        _bucket_seconds(macs, weight_layers, train, seeds * len(b), sizes[b[-1]], n_eval,
-                        train_macs)
-        for b in buckets)
+        _bucket_seconds(costs, frozen, train, seeds * len(b), sizes[b[-1]], n_eval) for b in buckets)
 
 
 def estimate_memory(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec, *,
@@ -260,8 +271,7 @@ def estimate_memory(layers: Iterable[Any], d: int, n_max: int, runs: int, train:
     floats = sum(read + written for _, read, written in costs)
     largest = max(read + written for _, read, written in costs)
     slots = {"adam": 2, "momentum": 1}.get(train.optimizer, 0)
-    buckets = plan_buckets(sizes, sum(c[0] for c in costs), len(costs), seeds, n_dev,
-                            n_val + n_test, train, trained_macs(costs, frozen))
+    buckets = plan_buckets(sizes, costs, frozen, seeds, n_dev, n_val + n_test, train)
     data = state = work = 0
     for bucket in buckets:
         rows = sizes[bucket[-1]]
@@ -288,7 +298,7 @@ def estimate_memory(layers: Iterable[Any], d: int, n_max: int, runs: int, train:
 class SweepMemory(NamedTuple):
     """`estimate_memory`'s answer, in bytes: the sweep's `arrays`, the working memory of compiling
     its program (`compile`), and the compiled `program`, kept while it is cached. One sweep peaks
-    at `total`; sweeps run one after another at `sequential_peak`."""
+    at `total`; sweeps run one after another (or a few at a time) at `sequential_peak`."""
 
     arrays: int
     compile: int
@@ -299,34 +309,49 @@ class SweepMemory(NamedTuple):
         return self.arrays + self.compile + self.program
 
 
-def sequential_peak(memories: Iterable[SweepMemory]) -> int:
-    """Peak bytes of sweeps run one after another: the largest `arrays + compile` (each sweep's
-    arrays and compilation are given back when it returns) plus every compiled `program` (they
-    stay cached).
+def concurrent_seconds(seconds: Sequence[float], at_once: int = SWEEPS_AT_ONCE) -> float:
+    """Wall-clock seconds of sweeps estimated at `seconds` each, run `at_once` at a time: their sum
+    shared by `at_once` workers, sped up by at most `_AT_ONCE_SPEEDUP` (two sweeps on two CPU
+    cores), and never less than the longest.
+
+    >>> round(concurrent_seconds([10.0, 10.0, 9.0]), 1)
+    20.0
+    """
+    seconds = list(seconds)
+    if not seconds:
+        return 0.0
+    return max(max(seconds), sum(seconds) / min(at_once, _AT_ONCE_SPEEDUP))
+
+
+def sequential_peak(memories: Iterable[SweepMemory], at_once: int = 1) -> int:
+    """Peak bytes of sweeps run `at_once` at a time (`SWEEPS_AT_ONCE` in a view, one after another
+    by default): the `at_once` largest `arrays + compile` (each sweep's arrays and compilation are
+    given back when it returns) plus every compiled `program` (they stay cached).
 
     >>> sequential_peak([SweepMemory(5, 10, 1), SweepMemory(20, 2, 1)])
     24
+    >>> sequential_peak([SweepMemory(5, 10, 1), SweepMemory(20, 2, 1)], at_once=2)
+    39
     """
     memories = list(memories)
-    return (max(m.arrays + m.compile for m in memories) + sum(m.program for m in memories)
-            if memories else 0)
+    working = sorted((m.arrays + m.compile for m in memories), reverse=True)[:at_once]
+    return sum(working) + sum(m.program for m in memories)
 
 
 # --- Buckets of sample sizes ---------------------------------------------------------------------
 
 
-def plan_buckets(sizes: Sequence[int], macs: int, weight_layers: int, n_seeds: int,
-                  n_devices: int, eval_rows: int, train: TrainSpec,
-                  train_macs: float | None = None) -> tuple:
+def plan_buckets(sizes: Sequence[int], costs: list, frozen: tuple, n_seeds: int, n_devices: int,
+                 eval_rows: int, train: TrainSpec) -> tuple:
     """Partition `sizes` (increasing) into consecutive buckets, each padded to its largest size,
-    minimising the estimated time on one device, compilation included (`_bucket_seconds` of each
-    bucket's share of runs; dynamic programming over the cut points)."""
+    minimising the estimated time on one device of the weight layers `costs` (`layer_costs`,
+    `frozen` held), compilation included (`_bucket_seconds` of each bucket's share of runs;
+    dynamic programming over the cut points)."""
     count = len(sizes)
 
     def cost(i, j):  # the bucket sizes[i:j]
         runs = -(-n_seeds * (j - i) // n_devices)
-        return _bucket_seconds(macs, weight_layers, train, runs, sizes[j - 1], eval_rows,
-                               train_macs)
+        return _bucket_seconds(costs, frozen, train, runs, sizes[j - 1], eval_rows)
 
     best = [0.0] + [math.inf] * count
     cut = [0] * (count + 1)

@@ -19,8 +19,7 @@ from engine.training.checks import (check_data, check_devices, check_init, check
                                     check_seeds)
 from engine.training.head import head_program, split_frozen_head
 from engine.training.params import ravel
-from engine.training.plan import (check_buckets, layer_costs, plan_buckets, runs_per_batch,
-                                   trained_macs)
+from engine.training.plan import check_buckets, layer_costs, plan_buckets, runs_per_batch
 from engine.training.program import Hyper, initial_state, optimizer, program
 from engine.training.spec import SweepResult, TrainSpec, check_frozen
 
@@ -100,10 +99,8 @@ def train_sweep(layers: Iterable[Any], x_train, y_train, x_val, y_val, x_test, y
     if buckets is None:
         trained = (arch, d, widths, frozen) if stage is None else (stage.arch, stage.d,
                                                                      stage.widths, stage.frozen)
-        costs = layer_costs(*trained[:3])
-        buckets = plan_buckets(sizes.tolist(), sum(c[0] for c in costs), len(costs), s_count,
-                                n_dev, xv.shape[1] + xt.shape[-2], train,
-                                trained_macs(costs, trained[3]))
+        buckets = plan_buckets(sizes.tolist(), layer_costs(*trained[:3]), trained[3], s_count,
+                               n_dev, xv.shape[1] + xt.shape[-2], train)
     else:
         buckets = check_buckets(buckets, sizes)
 
