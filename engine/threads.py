@@ -1,4 +1,4 @@
-"""Independent jobs of one view run a few at a time in threads, their results taken in order, and
+"""Independent jobs of one view run a few at a time in threads, each result taken as it comes, and
 every report made from the caller's thread.
 
 Why threads: XLA releases Python's lock while it runs, and one training sweep of small networks
@@ -14,6 +14,8 @@ ones have ended: nothing keeps computing for a view that is gone.
 
     results = run_in_order([lambda report: sweep(a, report) for a in archs], workers=2,
                            progress=lambda done: print(done), each=lambda i, r: draw(i, r))
+
+(`run_in_order`: the results come back in the jobs' order, and the jobs start in it.)
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def run_in_order(jobs: Sequence[Callable[[Callable[[int], None]], T]], *, worker
         workers: jobs running at once (1 runs them one after the other, still in a thread).
         progress: called from this thread as `progress(total done)`, the sum of every job's last
             report, at least every `POLL_S` and after each job.
-        each: called from this thread as `each(i, result)` for each job in order, as soon as it
-            and every job before it have ended (a page draws its first results from it).
+        each: called from this thread as `each(i, result)` as soon as job `i` has ended, in the
+            order they end (a page draws its first results from it).
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}.")
@@ -58,24 +60,21 @@ def run_in_order(jobs: Sequence[Callable[[Callable[[int], None]], T]], *, worker
             done[i] = count
         return jobs[i](report)
 
-    results: list[T] = []
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
     try:
         futures = [pool.submit(run, i) for i in range(len(jobs))]
-        for i, future in enumerate(futures):
-            while True:
-                try:
-                    result = future.result(timeout=POLL_S)
-                    break
-                except concurrent.futures.TimeoutError:
-                    if progress is not None:
-                        progress(sum(done))
-            results.append(result)
+        index = {future: i for i, future in enumerate(futures)}
+        pending = set(futures)
+        while pending:
+            ended, pending = concurrent.futures.wait(
+                pending, timeout=POLL_S, return_when=concurrent.futures.FIRST_COMPLETED)
             if progress is not None:
                 progress(sum(done))
-            if each is not None:
-                each(i, result)
+            for future in sorted(ended, key=index.get):
+                result = future.result()  # a job's error is raised here
+                if each is not None:
+                    each(index[future], result)
+        return [future.result() for future in futures]
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-    return results

@@ -172,3 +172,19 @@ def test_each_theory_line_is_dashed_and_named_on_the_chart():
         assert label.text[0] in line.name and label.textfont.color == line.line.color
         assert (label.x[0], label.y[0]) == (line.x[-1], line.y[-1])
         assert label.showlegend is False
+
+
+def test_the_smallest_ds_small_sizes_are_swept_first_and_every_run_once():
+    """`_units`: the sweeps of a sample-complexity view cover each (architecture, d, size) once;
+    the first ones are the smallest d's sizes up to `FIRST_SIZES` (the page's first chart)."""
+    spec = uni.SampleComplexitySpec()
+    units = uni._units(spec)
+    covered = [(arch, spec.dims[i], n) for i, arch, part in units for n in spec.sizes[part]]
+    assert sorted(covered) == sorted((arch, d, n) for arch in uni.ARCHITECTURES
+                                     for d in spec.dims for n in spec.sizes)
+    first = units[:len(uni.ARCHITECTURES)]
+    assert {arch for _, arch, _ in first} == set(uni.ARCHITECTURES)
+    assert all(i == 0 and max(spec.sizes[part]) == uni.FIRST_SIZES for i, _, part in first)
+    # nothing to split when every size is small
+    small = uni.SampleComplexitySpec(n_max=128)
+    assert len(uni._units(small)) == len(uni.ARCHITECTURES) * len(small.dims)

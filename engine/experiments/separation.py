@@ -81,6 +81,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import Callable
 
@@ -377,14 +378,15 @@ def _run(jobs: list, steps: int, progress: Progress,
     `train_sweep` calls its `progress`) `training.SWEEPS_AT_ONCE` at a time, so that one sweep's
     compilation overlaps another's training (`engine.threads.run_in_order`: their summed steps
     reported from the calling thread, and whatever that raises stops the jobs); `finished`
-    receives the results so far (None for a job not ended yet) after each job but the last, in
-    order, also from the calling thread."""
+    receives the results so far (None for a job not ended yet) each time a job but the last ends,
+    also from the calling thread."""
     total = len(jobs) * steps
     results: list = [None] * len(jobs)
+    ended = itertools.count(1)
 
     def each(i: int, result) -> None:
         results[i] = result
-        if finished is not None and i < len(jobs) - 1:
+        if next(ended) < len(jobs) and finished is not None:
             finished(list(results))
 
     run_in_order([lambda report, job=job: job(lambda step, _: report(step)) for job in jobs],

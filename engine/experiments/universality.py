@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import threading
 import warnings
@@ -127,15 +128,34 @@ def normalise_sample_complexity(spec: SampleComplexitySpec) -> SampleComplexityS
 def sample_seconds(spec: SampleComplexitySpec) -> float:
     """Estimated training time of a sample-complexity view on this machine: its sweeps, run
     `training.SWEEPS_AT_ONCE` at a time (`training.concurrent_seconds`)."""
-    return training.concurrent_seconds([_sweep_seconds(spec, arch, d) for d in spec.dims
-                                        for arch in ARCHITECTURES])
+    return training.concurrent_seconds([_sweep_seconds(spec, arch, spec.dims[i], spec.sizes[j])
+                                        for i, arch, j in _units(spec)])
 
 
-def _sweep_seconds(spec: SampleComplexitySpec, arch: str, d: int) -> float:
+FIRST_SIZES = 128
+"""The smallest d's sample sizes up to this one are trained first, apart from the rest (`_units`)."""
+
+
+def _units(spec: SampleComplexitySpec) -> list[tuple[int, str, slice]]:
+    """`(d index, architecture, slice of sizes)` of each sweep of a sample-complexity view, in
+    the order they start: one per architecture and d, smallest d first, except that the smallest
+    d's sizes up to `FIRST_SIZES` are swept first on their own. Those few seconds of work give the
+    page its first chart (the samples needed at the smallest d lie among them at the default),
+    and each run trains from the same initialisation and data whichever sweep it is in."""
+    sizes = spec.sizes
+    cut = sum(n <= FIRST_SIZES for n in sizes)
+    first = ([slice(0, cut), slice(cut, len(sizes))] if 0 < cut < len(sizes)
+             else [slice(0, len(sizes))])
+    return ([(0, arch, part) for part in first for arch in ARCHITECTURES]
+            + [(i, arch, slice(0, len(sizes))) for i in range(1, len(spec.dims))
+               for arch in ARCHITECTURES])
+
+
+def _sweep_seconds(spec: SampleComplexitySpec, arch: str, d: int, sizes: tuple) -> float:
     layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
     train = dataclasses.replace(spec.train_spec(), width=widths)
-    return training.estimate_cost(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train,
-                                  sizes=spec.sizes, n_eval=_n_val(spec.n_max) + N_TEST)
+    return training.estimate_cost(layers, d, spec.n_max, spec.seeds * len(sizes), train,
+                                  sizes=sizes, n_eval=_n_val(spec.n_max) + N_TEST)
 
 
 def _n_val(n_train: int) -> int:
@@ -160,16 +180,18 @@ def sample_bytes(spec: SampleComplexitySpec) -> int:
     data = [_data_bytes(spec.seeds, spec.n_max, d) for d in spec.dims]
     kept = sum(sorted((k for k, _ in data), reverse=True)[:training.SWEEPS_AT_ONCE])
     drawing = max(drawing for _, drawing in data)
-    sweeps = [_sweep_bytes(spec, arch, d) for d in spec.dims for arch in ARCHITECTURES]
+    sweeps = [_sweep_bytes(spec, arch, spec.dims[i], spec.sizes[j])
+              for i, arch, j in _units(spec)]
     return (guard.RUNTIME_BYTES + kept
             + max(drawing, training.sequential_peak(sweeps, at_once=training.SWEEPS_AT_ONCE)))
 
 
-def _sweep_bytes(spec: SampleComplexitySpec, arch: str, d: int) -> training.SweepMemory:
+def _sweep_bytes(spec: SampleComplexitySpec, arch: str, d: int,
+                 sizes: tuple) -> training.SweepMemory:
     layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
     train = dataclasses.replace(spec.train_spec(), width=widths)
-    return training.estimate_memory(layers, d, spec.n_max, spec.seeds * len(spec.sizes), train,
-                                    sizes=spec.sizes, n_val=_n_val(spec.n_max), n_test=N_TEST)
+    return training.estimate_memory(layers, d, spec.n_max, spec.seeds * len(sizes), train,
+                                    sizes=sizes, n_val=_n_val(spec.n_max), n_test=N_TEST)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,13 +277,15 @@ class _Datasets:
 def sample_complexity(spec: SampleComplexitySpec, *, progress: Progress = None,
                       partial: Partial = None) -> SampleComplexityView:
     """Samples needed against d for CNN, LCN and FCN (Wang & Wu 2023), from real training runs,
-    one sweep per architecture and d, `training.SWEEPS_AT_ONCE` at a time. `partial` receives the
-    view after each architecture at each d (smallest d first), the runs not trained yet NaN."""
+    one sweep per architecture and d (`_units`: the smallest d's small sizes first),
+    `training.SWEEPS_AT_ONCE` at a time. `partial` receives the view each time a sweep ends, the
+    runs not trained yet NaN."""
     archs, dims, sizes = tuple(ARCHITECTURES), np.array(spec.dims), np.array(spec.sizes)
     shape = (len(archs), len(dims), spec.seeds, len(sizes))
     test_error, train_error = np.full(shape, np.nan), np.full(shape, np.nan)
     diverged = np.zeros(shape, dtype=bool)
-    total = len(archs) * len(dims) * spec.steps
+    units = _units(spec)
+    total = len(units) * spec.steps
 
     def view() -> SampleComplexityView:
         needed = np.full(shape[:3], np.nan)
@@ -273,26 +297,28 @@ def sample_complexity(spec: SampleComplexitySpec, *, progress: Progress = None,
                                     diverged=diverged.copy(), samples_needed=needed, slope=slope,
                                     parameters=parameter_counts(spec))
 
-    units = [(i, a) for i in range(len(dims)) for a in range(len(archs))]
     data = _Datasets(spec, spec.n_max)
 
-    def sweep(i: int, a: int, report) -> training.SweepResult:
+    def sweep(i: int, arch: str, part: slice, report) -> training.SweepResult:
         d = int(dims[i])
-        layers, widths = network(archs[a], d, channels=spec.channels, width=spec.width)
+        layers, widths = network(arch, d, channels=spec.channels, width=spec.width)
         return training.train_sweep(
-            layers, *data(d), sizes=sizes,
-            train=dataclasses.replace(spec.train_spec(), width=widths), key=_key(a, d),
-            progress=lambda step, _: report(step))
+            layers, *data(d), sizes=sizes[part],
+            train=dataclasses.replace(spec.train_spec(), width=widths),
+            key=_key(archs.index(arch), d), progress=lambda step, _: report(step))
+
+    ended = itertools.count(1)
 
     def each(u: int, result: training.SweepResult) -> None:
-        i, a = units[u]
-        test_error[a, i] = result.test_mse
-        train_error[a, i] = result.train_mse
-        diverged[a, i] = result.diverged
-        if partial is not None and u < len(units) - 1:
+        i, arch, part = units[u]
+        a = archs.index(arch)
+        test_error[a, i, :, part] = result.test_mse
+        train_error[a, i, :, part] = result.train_mse
+        diverged[a, i, :, part] = result.diverged
+        if next(ended) < len(units) and partial is not None:
             partial(view())
 
-    run_in_order([functools.partial(sweep, i, a) for i, a in units],
+    run_in_order([functools.partial(sweep, *unit) for unit in units],
                  workers=training.SWEEPS_AT_ONCE, each=each,
                  progress=None if progress is None else (lambda done: progress(done, total)))
     return view()
@@ -408,8 +434,8 @@ class DepthView:
 def depth_sweep(spec: DepthSpec, *, progress: Progress = None,
                 partial: Partial = None) -> DepthView:
     """Approximation error of tree CNNs against depth and channels (Wang & Wu 2023), one sweep per
-    depth and channel count, `training.SWEEPS_AT_ONCE` at a time. `partial` receives the view after
-    each depth and channel count (shallowest first), the rest NaN."""
+    depth and channel count, `training.SWEEPS_AT_ONCE` at a time. `partial` receives the view each
+    time a depth and channel count ends (shallowest first), the rest NaN."""
     depths, channels = np.array(spec.depths), np.array(spec.channels)
     shape = (len(depths), len(channels), spec.seeds)
     train_error, test_error = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -432,12 +458,14 @@ def depth_sweep(spec: DepthSpec, *, progress: Progress = None,
             train=_depth_train(spec, (width,) * depth), key=_key(l, width),
             progress=lambda step, _: report(step))
 
+    ended = itertools.count(1)
+
     def each(u: int, result: training.SweepResult) -> None:
         l, c = units[u]
         train_error[l, c] = result.train_mse[:, 0]
         test_error[l, c] = result.test_mse[:, 0]
         diverged[l, c] = result.diverged[:, 0]
-        if partial is not None and u < len(units) - 1:
+        if next(ended) < len(units) and partial is not None:
             partial(view())
 
     run_in_order([functools.partial(sweep, l, c) for l, c in units],
