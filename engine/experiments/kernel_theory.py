@@ -208,13 +208,16 @@ def normalise_theory(spec: TheorySpec) -> TheorySpec:
 
 def theory_seconds(spec: TheorySpec) -> float:
     """Estimated computing time of a (normalised) view on this machine, from measured costs: the
-    kernel row (compilation included), one Cholesky factorisation and one Walsh–Hadamard
-    transform per (seed, size)."""
+    kernel row (compilation included, 1 s), one fit per (seed, size) on its `n` distinct points
+    (the Gram matrix, its Cholesky factorisation and solve: `6e-12 n^3 + 1e-8 n^2` s) and one
+    Walsh–Hadamard transform. Fitted on the reference CPU (2026-12-06): fits at n = 1,016, 2,016
+    and 3,971 took 0.014, 0.086 and 0.357 s; the default view 1.9 s cold and 0.9 s warm (the
+    earlier constants, `6e-11 n^3 + 4e-8 n^2` and 2.5 s, were 3 to 9 times too high)."""
     points = 2 ** spec.d
     distinct = regression.expected_distinct(spec.measured_sizes, spec.d)
-    fits = spec.seeds * float(np.sum(6e-11 * distinct ** 3 + 4e-8 * distinct ** 2))
+    fits = spec.seeds * float(np.sum(6e-12 * distinct ** 3 + 1e-8 * distinct ** 2))
     transforms = spec.seeds * len(distinct) * 5e-9 * points * spec.d
-    return 2.5 + 2e-6 * points + fits + transforms
+    return 1.0 + 2e-6 * points + fits + transforms
 
 
 def theory_bytes(spec: TheorySpec) -> int:
