@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import reprlib
 from typing import Any, Iterable, Sequence, Union
 
 ACTIVATIONS = ("relu", "erf", "tanh", "sigmoid", "gelu", "identity")
@@ -128,10 +129,10 @@ _KEYS = {
 
 def _number(value: Any, where: str, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{where}: `{key}` must be a number, got {value!r}.")
+        raise ValueError(f"{where}: `{key}` must be a number, got {reprlib.repr(value)}.")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{where}: `{key}` must be finite, got {value!r}.")
+        raise ValueError(f"{where}: `{key}` must be finite, got {reprlib.repr(value)}.")
     return value
 
 
@@ -139,7 +140,7 @@ def _std(spec: dict, key: str, default: float, where: str, *, allow_zero: bool) 
     value = _number(spec.get(key, default), where, key)
     if value < 0 or (value == 0 and not allow_zero):
         bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{where}: `{key}` must be {bound}, got {value!r}; set it to a {bound} number.")
+        raise ValueError(f"{where}: `{key}` must be {bound}, got {reprlib.repr(value)}; set it to a {bound} number.")
     return value
 
 
@@ -148,9 +149,9 @@ def _positive_int(value: Any, where: str, key: str) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise ValueError(f"{where}: `{key}` must be a positive whole number, got {value!r}.")
+            raise ValueError(f"{where}: `{key}` must be a positive whole number, got {reprlib.repr(value)}.")
     if value < 1:
-        raise ValueError(f"{where}: `{key}` must be at least 1, got {value!r}.")
+        raise ValueError(f"{where}: `{key}` must be at least 1, got {reprlib.repr(value)}.")
     return int(value)
 
 
@@ -159,13 +160,13 @@ def _parse_one(spec: Any, index: int) -> Layer:
         return spec
     where = f"layer {index}"
     if not isinstance(spec, dict):
-        raise ValueError(f"{where}: expected a dict such as {{'layer': 'dense'}}, got {spec!r}.")
+        raise ValueError(f"{where}: expected a dict such as {{'layer': 'dense'}}, got {reprlib.repr(spec)}.")
     name = spec.get("layer")
     if "layer" not in spec:
         raise ValueError(f"{where}: the 'layer' key is missing; write e.g. {{'layer': 'dense'}}.")
     if not isinstance(name, str) or name not in _KEYS:
         known = ", ".join(sorted(_KEYS))
-        raise ValueError(f"{where}: unknown layer {name!r}; use one of: {known}.")
+        raise ValueError(f"{where}: unknown layer {reprlib.repr(name)}; use one of: {known}.")
     where = f"layer {index} ({name})"
     unknown = set(spec) - _KEYS[name] - {"layer"}
     if unknown:
@@ -182,7 +183,7 @@ def _parse_one(spec: Any, index: int) -> Layer:
         stride = _positive_int(spec.get("stride", filter_size), where, "stride")
         padding = spec.get("padding", "valid")
         if padding not in PADDINGS:
-            raise ValueError(f"{where}: `padding` must be one of {', '.join(PADDINGS)}, got {padding!r}.")
+            raise ValueError(f"{where}: `padding` must be one of {', '.join(PADDINGS)}, got {reprlib.repr(padding)}.")
         return Conv(filter_size=filter_size, stride=stride, padding=padding,
                     w_std=_std(spec, "w_std", 1.0, where, allow_zero=False),
                     b_std=_std(spec, "b_std", 0.0, where, allow_zero=True),
@@ -265,7 +266,7 @@ def signal_lengths(arch: Sequence[Layer], d: int) -> tuple:
     whole number.
     """
     if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
-        raise ValueError(f"The input dimension d must be a positive whole number, got {d!r}.")
+        raise ValueError(f"The input dimension d must be a positive whole number, got {reprlib.repr(d)}.")
     return _signal_lengths(parse_layers(arch), int(d))
 
 
@@ -314,7 +315,7 @@ def to_dicts(arch: Iterable[Any]) -> list[dict]:
 
 def _check_activation(activation: str) -> None:
     if activation not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {activation!r}; use one of {', '.join(ACTIVATIONS)}.")
+        raise ValueError(f"Unknown activation {reprlib.repr(activation)}; use one of {', '.join(ACTIVATIONS)}.")
 
 
 def mlp(depth: int, *, activation: str = "relu", w_std: float = 1.0, b_std: float = 0.0,
@@ -325,7 +326,7 @@ def mlp(depth: int, *, activation: str = "relu", w_std: float = 1.0, b_std: floa
     depth-L network is `mlp(L - 1)`.
     """
     if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
-        raise ValueError(f"mlp: `depth` (hidden layers) must be a whole number >= 0, got {depth!r}.")
+        raise ValueError(f"mlp: `depth` (hidden layers) must be a whole number >= 0, got {reprlib.repr(depth)}.")
     _check_activation(activation)
     layers: list[dict] = []
     for _ in range(depth):
@@ -363,7 +364,7 @@ def tree_filters(d: int, s) -> tuple[int, ...]:
     try:
         filters = tuple(_positive_int(f, "tree", "filter_size") for f in s)
     except TypeError:
-        raise ValueError(f"tree: the filter size must be a whole number or a list of them, got {s!r}.")
+        raise ValueError(f"tree: the filter size must be a whole number or a list of them, got {reprlib.repr(s)}.")
     d = _positive_int(d, "tree", "d")
     if not filters or any(f < 2 for f in filters):
         raise ValueError("A tree network needs at least one layer, each with filter_size >= 2.")
@@ -377,7 +378,7 @@ def _tree(d: int, s, kind: str, activation: str, w_std: float, b_std: float,
           readout: str) -> list[dict]:
     _check_activation(activation)
     if readout not in ("flatten", "global_avg_pool"):
-        raise ValueError(f"readout must be 'flatten' or 'global_avg_pool', got {readout!r}.")
+        raise ValueError(f"readout must be 'flatten' or 'global_avg_pool', got {reprlib.repr(readout)}.")
     layers: list[dict] = []
     for f in tree_filters(d, s):
         layers += [{"layer": kind, "filter_size": f, "stride": f, "padding": "valid",
@@ -409,7 +410,7 @@ def conv_net(depth: int, filter_size: int, *, stride: int = 1, padding: str = "c
     depth = _positive_int(depth, "conv_net", "depth")
     _check_activation(activation)
     if readout not in ("flatten", "global_avg_pool"):
-        raise ValueError(f"readout must be 'flatten' or 'global_avg_pool', got {readout!r}.")
+        raise ValueError(f"readout must be 'flatten' or 'global_avg_pool', got {reprlib.repr(readout)}.")
     layers: list[dict] = []
     for _ in range(depth):
         layers += [{"layer": "conv", "filter_size": filter_size, "stride": stride, "padding": padding,
