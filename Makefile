@@ -26,6 +26,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/spectra.py
 	$(BIN)/python bench/theory.py
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/live.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/papers.py
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -206,3 +207,109 @@ def theory_table(view) -> pd.DataFrame:
                 for s in range(view.test_mse_measured.shape[0])
                 for j, n in enumerate(view.sizes_measured)]
     return pd.concat([theory, pd.DataFrame(measured)], ignore_index=True)
+
+
+# ------------------------------------------------------------------------------- watch it learn
+# Vega-Lite (Altair), not Plotly: these charts are sent again several times a second, and Streamlit
+# gives a Plotly chart a new identity whenever its data changes, so the browser rebuilt it from
+# nothing each frame and it flickered (blank in 1 to 2 of 4 screenshots while playing); a Vega-Lite
+# chart keeps its place and takes the new rows.
+LIVE_POINTS = 400
+"""At most this many frames are drawn (evenly thinned, the last one always kept): a chart sent
+several times a second stays small however long the run."""
+LIVE_DASH = {"network": [1, 0], "NTK prediction": [7, 4]}
+"""The network solid, the NTK's prediction dashed (as every theory line here)."""
+LIVE_STYLE = dict(labelFontSize=15, titleFontSize=15, labelColor="#1f2328",
+                  titleColor="#1f2328")
+LOSS_NAMES = {"test MSE": ("test_mse", "ntk_test_mse"),
+              "train MSE": ("train_mse", "ntk_train_mse")}
+
+
+def _drawn(frames: tuple) -> list:
+    if len(frames) <= LIVE_POINTS:
+        return list(frames)
+    keep = np.unique(np.linspace(0, len(frames) - 1, LIVE_POINTS).round().astype(int))
+    return [frames[i] for i in keep]
+
+
+def component_names(setup) -> list[str]:
+    """Each target component's name: its frequency and spread, and its share of the target."""
+    return [f"{mode_name(f, s)} ({p:.0%})" for f, s, p in
+            zip(setup.component_frequency, setup.component_spread, setup.component_power)]
+
+
+def _live_chart(rows: pd.DataFrame, names: list[str], *, title: str, y_title: str,
+                y_scale: dict, height: int) -> alt.Chart:
+    colour = alt.Color("curve:N", title=None, sort=names,
+                       scale=alt.Scale(domain=names, range=list(PALETTE[:len(names)])),
+                       legend=alt.Legend(orient="bottom", labelFontSize=13, labelLimit=400,
+                                         columns=3))
+    dash = alt.StrokeDash("source:N", title=None, sort=list(LIVE_DASH),
+                          scale=alt.Scale(domain=list(LIVE_DASH), range=list(LIVE_DASH.values())),
+                          legend=alt.Legend(orient="bottom", labelFontSize=13))
+    return (alt.Chart(rows, title=alt.TitleParams(title, fontSize=18, color="#1f2328"))
+            .mark_line(strokeWidth=2.5, point=len(rows["step"].unique()) < 30)
+            .encode(x=alt.X("step:Q", title="gradient step t", axis=alt.Axis(**LIVE_STYLE)),
+                    y=alt.Y("value:Q", title=y_title, scale=alt.Scale(**y_scale),
+                            axis=alt.Axis(**LIVE_STYLE)),
+                    color=colour, strokeDash=dash,
+                    detail="series:N",
+                    tooltip=[alt.Tooltip("series:N", title="curve"), "step:Q",
+                             alt.Tooltip("value:Q", format=".4g")])
+            .properties(height=height))
+
+
+def live_modes_rows(setup, frames: tuple) -> pd.DataFrame:
+    """The modes chart's data, long form: step, curve (a target component), source (network or
+    NTK prediction), series (both), value (the learned fraction)."""
+    drawn = _drawn(frames)
+    steps = np.array([f.step for f in drawn])
+    rows = []
+    for c, name in enumerate(component_names(setup)):
+        for source, values in (("network", [f.fractions[c] for f in drawn]),
+                               ("NTK prediction", [f.ntk_fractions[c] for f in drawn])):
+            rows.append(pd.DataFrame({"step": steps, "curve": name, "source": source,
+                                      "series": f"{source}: {name}", "value": values}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def live_loss_rows(frames: tuple) -> pd.DataFrame:
+    """The MSE chart's data, in `live_modes_rows`' form."""
+    drawn = _drawn(frames)
+    steps = np.array([f.step for f in drawn])
+    rows = []
+    for name, (net, ntk) in LOSS_NAMES.items():
+        for source, attribute in (("network", net), ("NTK prediction", ntk)):
+            rows.append(pd.DataFrame({"step": steps, "curve": name, "source": source,
+                                      "series": f"{source}: {name}",
+                                      "value": [getattr(f, attribute) for f in drawn]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def live_modes_chart(setup, frames: tuple) -> alt.Chart:
+    """Learned fraction `<f, v> / <v, v>` of each target component against the step: the network
+    solid, the NTK's exact prediction dashed, one colour per component."""
+    return _live_chart(live_modes_rows(setup, frames), component_names(setup),
+                       title="Learned fraction of each target mode",
+                       y_title="learned fraction ⟨f, v⟩ / ⟨v, v⟩",
+                       y_scale=dict(domain=[-0.1, 1.15], clamp=True), height=400)
+
+
+def live_loss_chart(frames: tuple) -> alt.Chart:
+    """Train and test MSE against the step, log scale: the network solid, the NTK dashed."""
+    return _live_chart(live_loss_rows(frames), list(LOSS_NAMES),
+                       title="Train and test MSE (test: exact, over the whole cube)",
+                       y_title="MSE (target variance 1)", y_scale=dict(type="log"), height=300)
+
+
+def live_table(setup, frames: tuple) -> pd.DataFrame:
+    """Every frame of a run: step, the rate of the chunk that ended there, both MSEs and each
+    component's learned fraction, for the network and the NTK's prediction."""
+    table = {"step": [f.step for f in frames], "learning_rate": [f.rate for f in frames],
+             "train_mse": [f.train_mse for f in frames], "test_mse": [f.test_mse for f in frames],
+             "ntk_train_mse": [f.ntk_train_mse for f in frames],
+             "ntk_test_mse": [f.ntk_test_mse for f in frames]}
+    for c, (freq, spread) in enumerate(zip(setup.component_frequency, setup.component_spread)):
+        table[f"learned |S|={freq} spread {spread}"] = [f.fractions[c] for f in frames]
+        table[f"ntk learned |S|={freq} spread {spread}"] = [f.ntk_fractions[c] for f in frames]
+    return pd.DataFrame(table)

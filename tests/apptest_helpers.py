@@ -47,3 +47,12 @@ def values(data) -> np.ndarray:
 
 def url(at: AppTest) -> dict:
     return {name: at.query_params[name] for name in at.query_params}
+
+
+def vega_data(at: AppTest) -> list:
+    """The data of each Vega-Lite (Altair) chart a run drew, as DataFrames (Streamlit sends a
+    chart's named dataset as Arrow IPC)."""
+    import pyarrow as pa
+
+    return [pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pandas()
+            for chart in at.get("vega_lite_chart")]

@@ -120,8 +120,9 @@ ENGINE_FLOORS = {
     "engine.experiments.eigenstructure": 6, "engine.experiments.universality": 6,
     "engine.experiments.separation": 6,
     "engine.experiments.kernel_theory": 7, "engine.experiments.depth_locality": 7,
-    "engine.experiments": 8,
-    "engine.__main__": 9,
+    "engine.experiments.live": 8,
+    "engine.experiments": 9,
+    "engine.__main__": 10,
 }
 """Every engine module on its floor: a module imports only from lower floors, so there is no cycle
 and a reader can learn the engine from the ground up. A new module must be placed here."""

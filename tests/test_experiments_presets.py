@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.experiments import (depth_locality, eigenstructure, kernel_theory, separation,
+from engine.experiments import (depth_locality, eigenstructure, kernel_theory, live, separation,
                                 universality)
 
 VIEWS = [(universality, "SAMPLE_PRESETS"), (universality, "DEPTH_PRESETS"),
          (eigenstructure, "HYPERCUBE_PRESETS"), (eigenstructure, "SPHERE_PRESETS"),
          (separation, "DIMENSION_PRESETS"), (separation, "WIDTH_PRESETS"),
-         (depth_locality, "PRESETS"), (kernel_theory, "PRESETS")]
+         (depth_locality, "PRESETS"), (kernel_theory, "PRESETS"), (live, "PRESETS")]
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "presets.md").read_text()
 
 

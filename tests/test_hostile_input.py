@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine import guard
-from engine.experiments import depth_locality, eigenstructure, kernel_theory, separation, universality
+from engine.experiments import (depth_locality, eigenstructure, kernel_theory, live, separation,
+                                universality)
 
 VIEWS = [
     (eigenstructure.hypercube, eigenstructure.HypercubeSpec, None),
@@ -26,6 +27,7 @@ VIEWS = [
     (separation.width_sweep, separation.WidthSpec, separation.TIME_BUDGET_S),
     (depth_locality.depth_locality, depth_locality.LocalitySpec, depth_locality.TIME_BUDGET_S),
     (kernel_theory.theory, kernel_theory.TheorySpec, kernel_theory.TIME_BUDGET_S),
+    (live.setup, live.LiveSpec, live.TIME_BUDGET_S),
 ]
 
 HOSTILE = st.one_of(

@@ -73,6 +73,7 @@ ANCHORS = {
     ("learning_curves", "theory"): {"th_arch": "mlp", "th_d": "4", "th_depth": "1",
                                     "target": "k_local", "th_k": "1", "th_n_max": "256",
                                     "th_seeds": "1"},
+    ("learning_curves", "live"): {"lv_d": "6", "lv_width": "32", "lv_n": "32"},
 }
 """A URL per (page, view) that computes in seconds; views not listed use their defaults (the
 Eigenstructure page's are cheap)."""
@@ -436,8 +437,13 @@ def _check_fallbacks_announced(at: AppTest, query: dict, link: dict) -> None:
                 f"`{name}={last[:40]}` became `{link[name][:40]}` without a warning")
 
 
+def _charts(at: AppTest) -> list:
+    """The charts a run drew: Plotly, or Vega-Lite (the live view's)."""
+    return [*at.get("plotly_chart"), *at.get("vega_lite_chart")]
+
+
 def _outcome(at: AppTest) -> str:
-    if at.get("plotly_chart"):
+    if _charts(at):
         return "charts"
     if [b for b in at.button if b.key and b.key.startswith("run.")]:
         return "confirm"
@@ -467,7 +473,7 @@ def lab(tmp_path_factory):
                          **ANCHORS.get((info.stem, view), {})}
                 at = _open(page, query)
                 assert not at.exception, [e.value for e in at.exception]
-                assert at.get("plotly_chart"), (
+                assert _charts(at), (
                     f"{info.stem} view {view}: the anchor URL {query} drew no chart "
                     f"(errors {[e.value for e in at.error]}; buttons {[b.key for b in at.button]});"
                     " give it a cheap URL in ANCHORS")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import assert_ok, open_page, url, values
+from apptest_helpers import assert_ok, open_page, url, values, vega_data
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "learning_curves.py")
 TIMEOUT = 600
@@ -154,3 +154,73 @@ def test_presets_set_the_controls():
     assert not at.exception
     assert url(at)["target"] == "k_global"
     assert at.pills(key="lc._preset").value is None  # one click: no pill stays selected
+
+
+SMALL_LIVE = {"view": "live", "lv_d": "6", "lv_width": "32", "lv_n": "32"}
+
+
+def _step_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**step "))
+
+
+def _live_charts(at: AppTest) -> tuple:
+    """The live view's two charts' data (learned fractions, MSE), after checking the run drew
+    them without an exception or an error box."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    modes, loss = vega_data(at)
+    return modes, loss
+
+
+def _network_curve(modes, component: int = 0):
+    name = sorted(modes["curve"].unique())[component]
+    rows = modes[(modes["curve"] == name) & (modes["source"] == "network")]
+    return rows.sort_values("step")["value"].to_numpy()
+
+
+def test_watch_it_learn_steps_resets_and_keeps_its_setup_in_the_url():
+    at = run(**SMALL_LIVE, lv_speed="5", lv_rate="3")
+    modes, loss = _live_charts(at)
+    # the default target's three modes and the two MSEs, each for the network and the NTK
+    assert modes["series"].nunique() == 6 and loss["series"].nunique() == 4
+    assert set(modes["source"]) == {"network", "NTK prediction"}
+    assert _step_line(at).startswith("**step 0**")
+    assert url(at)["lv_rate"] == "3.0" and url(at)["lv_speed"] == "5" and url(at)["lv_d"] == "6"
+    first = _network_curve(modes)
+    at.button(key="lc_live_step").click().run()
+    modes, _ = _live_charts(at)
+    assert _step_line(at).startswith("**step 5**")
+    stepped = _network_curve(modes)
+    assert len(first) == 1 and len(stepped) == 2 and stepped[0] == first[0]
+    assert sorted(modes["step"].unique()) == [0, 5]
+    at.button(key="lc_live_step").click().run()
+    assert _step_line(at).startswith("**step 10**")
+    assert len(at.get("download_button")) == 1  # paused: the curves can be downloaded
+    at.button(key="lc_live_reset").click().run()
+    modes, _ = _live_charts(at)
+    assert _step_line(at).startswith("**step 0**")
+    np.testing.assert_array_equal(_network_curve(modes), first)
+    at.button(key="lc_live_step").click().run()
+    modes, _ = _live_charts(at)
+    np.testing.assert_array_equal(_network_curve(modes), stepped)  # the same run again
+
+
+def test_watch_it_learn_refuses_a_rate_above_range_and_warns_above_stability():
+    at = run(**SMALL_LIVE, lv_rate="1000")
+    assert any("lv_rate=" in w.value for w in at.warning)  # out of range: the default instead
+    assert url(at)["lv_rate"] == "2.0"
+    at = run(**SMALL_LIVE, lv_rate="90")
+    _live_charts(at)
+    assert any("2/μ_max" in w.value for w in at.warning)
+
+
+def test_watch_it_learn_presets_and_label_targets():
+    at = run(**SMALL_LIVE)
+    preset = at.pills(key="lc._preset")
+    name = next(option for option in preset.options if "Feature learning" in option)
+    preset.set_value(name).run()
+    assert not at.exception
+    assert url(at)["lv_width"] == "16" and url(at)["lv_rate"] == "8.0"
+    at = run(**SMALL_LIVE, lv_target="k_global", lv_k="2")
+    modes, _ = _live_charts(at)
+    assert modes["curve"].nunique() >= 1 and modes["series"].nunique() == 2 * modes["curve"].nunique()

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from engine import cache, guard
-from engine.experiments import (depth_locality, eigenstructure, kernel_theory, separation,
+from engine.experiments import (depth_locality, eigenstructure, kernel_theory, live, separation,
                                 universality)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,6 +32,7 @@ VIEWS = {view.name: (view, spec) for view, spec in [
     (separation.width_sweep, separation.DEFAULT_WIDTH),
     (depth_locality.depth_locality, depth_locality.DEFAULT_LOCALITY),
     (kernel_theory.theory, kernel_theory.DEFAULT_THEORY),
+    (live.setup, live.DEFAULT_LIVE),
 ]}
 
 # --- Estimates against measured peaks ------------------------------------------------------------

@@ -3,15 +3,16 @@ bar; a setting the engine refuses becomes a message on the page, never a traceba
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import time
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from engine.cache import Cached, degraded, last_saved
+from engine.cache import Cached, computation_slots, degraded, last_saved
 from engine.slots import Queued
 from ui.layout import frame
 
@@ -55,6 +56,15 @@ def queue_text(label: str, queued: Queued) -> str:
         return f"{label}: next in the queue ({busy}); it starts when one of them ends."
     return (f"{label}: waiting, {queued.ahead} ahead of you in the queue ({busy}); it starts "
             "when a computation ends.")
+
+
+@contextlib.contextmanager
+def slot() -> Iterator[None]:
+    """One computation slot (`engine.slots`) for a short piece of work that is not a cached view
+    (a chunk of live training): this visitor's one slot, held for the body only, so a session
+    that trains step by step never holds more than one and never for long."""
+    with computation_slots().hold(visitor()):
+        yield
 
 
 def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,

@@ -77,6 +77,10 @@ VIEWS = {
                         "target": "target", "th_k": "k", "ridge": "ridge", "noise": "noise",
                         "th_n_max": "n_max", "th_seeds": "seeds"},
                        lambda spec: {"modes": [mode_token(m) for m in spec.modes]}),
+        "live": View({"lv_arch": "arch", "lv_d": "d", "lv_depth": "depth",
+                      "lv_filter": "filter_size", "lv_act": "activation", "lv_width": "width",
+                      "lv_target": "target", "lv_k": "k", "lv_n": "n", "lv_seed": "seed"},
+                     lambda spec: {"lv_modes": [mode_token(m) for m in spec.modes]}),
     },
 }
 """Page (its URL path) -> view (the `view` parameter) -> `View`."""

@@ -86,6 +86,17 @@ SUPPORTING = {
         "title": "Spectrum Dependent Learning Curves in Kernel Regression and Wide Neural Networks",
         "venue": "ICML 2020", "arxiv": "2002.02561",
     },
+    "jacot": {
+        "authors": "Arthur Jacot, Franck Gabriel and Clément Hongler",
+        "title": "Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
+        "venue": "NeurIPS 2018", "arxiv": "1806.07572",
+    },
+    "lee": {
+        "authors": "Jaehoon Lee, Lechao Xiao, Samuel S. Schoenholz, Yasaman Bahri, Roman Novak, "
+                   "Jascha Sohl-Dickstein and Jeffrey Pennington",
+        "title": "Wide Neural Networks of Any Depth Evolve as Linear Models Under Gradient Descent",
+        "venue": "NeurIPS 2019", "arxiv": "1902.06720",
+    },
     "neural_tangents": {
         "authors": "Roman Novak, Lechao Xiao, Jiri Hron, Jaehoon Lee, Alexander A. Alemi, "
                    "Jascha Sohl-Dickstein and Samuel S. Schoenholz",
@@ -94,7 +105,8 @@ SUPPORTING = {
         "booktitle": "International Conference on Learning Representations (ICLR)", "year": 2020,
     },
 }
-"""Papers a page's theory rests on (eigenlearning) and the reference implementation."""
+"""Papers a page's theory rests on (eigenlearning, the NTK and its linearised dynamics) and the
+reference implementation."""
 
 
 def cite(*keys: str) -> str:

@@ -12,9 +12,10 @@ def warm_list() -> list:
     from engine.experiments import kernel_theory
     from engine.experiments import depth_locality
     from engine.experiments import separation
+    from engine.experiments import live
 
     return [*eigenstructure.WARM, *universality.WARM, *kernel_theory.WARM, *depth_locality.WARM,
-            *separation.WARM]
+            *separation.WARM, *live.WARM]
 
 
 def default_views() -> dict:
