@@ -57,7 +57,6 @@ from engine.specs import parse_layers
 
 ARCHITECTURES = {"mlp": "MLP", "tree_cnn": "Tree CNN", "tree_lcn": "Tree LCN"}
 ACTIVATIONS = ("relu", "erf", "gelu")
-TARGETS = kt.TARGETS
 D_MIN, D_MAX = 4, 12
 """Up to `2^12` points, on which the network is evaluated after every chunk of steps."""
 DEPTH_MAX = 4
@@ -67,7 +66,6 @@ N_MAX = 1024
 RATE_MIN, RATE_DEFAULT, RATE_MAX = 0.01, 2.0, 100.0
 """The learning rate's range (`advance` refuses others) and the rate a run starts with."""
 SEED_MAX = 10_000
-MODES_MAX = kt.MODES_MAX
 COMPONENTS_MAX = 8
 """A label's components drawn: the spectrum levels carrying most of its variance."""
 MAX_STEPS = 100_000
@@ -119,10 +117,10 @@ def normalise_live(spec: LiveSpec) -> LiveSpec:
     if not isinstance(spec, LiveSpec):
         raise ValueError("Expected a LiveSpec.")
     if spec.arch not in ARCHITECTURES:
-        raise ValueError(f"Unknown architecture {spec.arch!r}; choose one of "
+        raise ValueError(f"Unknown architecture {guard.shown(spec.arch)}; choose one of "
                          f"{', '.join(ARCHITECTURES)}.")
     if spec.activation not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {spec.activation!r}; choose one of "
+        raise ValueError(f"Unknown activation {guard.shown(spec.activation)}; choose one of "
                          f"{', '.join(ACTIVATIONS)}.")
     guard.check_ranges(spec)
     if spec.n > 2 ** spec.d:
