@@ -219,7 +219,6 @@ def theory_page(controls: ui.UrlControls) -> None:
 LIVE_WIDTHS = [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
 LIVE_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024]
 LIVE_SPEEDS = [1, 2, 5, 10, 20, 50, 100]
-LIVE_SPEED = 10
 # While playing, a chunk of steps and a redraw every this many seconds (at most 10 a second); and
 # playing pauses by itself after PLAY_LIMIT_S, so a forgotten tab does not train for ever.
 FRAME_EVERY_S = 0.1
@@ -331,7 +330,7 @@ def live_page(controls: ui.UrlControls) -> None:
                            default=live.RATE_DEFAULT, step=0.5,
                            help="May be changed during a run: the NTK's prediction follows "
                                 "the rates actually used.")
-    speed = controls.select_slider("lv_speed", "Steps per frame", LIVE_SPEEDS, default=LIVE_SPEED)
+    speed = controls.select_slider("lv_speed", "Steps per frame", LIVE_SPEEDS, default=live.STEPS_PER_FRAME)
     controls.finish()
     spec = dataclasses.replace(spec, modes=modes, k=k, n=n, seed=seed)
     setup = ui.compute(live.setup, spec, label="Computing the NTK's eigensystem on the cube")

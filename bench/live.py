@@ -31,8 +31,8 @@ from report import machine, median, print_table  # noqa: E402  (bench/report.py,
 
 from engine.experiments import live  # noqa: E402
 
-STEPS_PER_FRAME = 10
-"""The page's default speed (`app_pages/learning_curves.py`, `LIVE_SPEEDS`)."""
+STEPS_PER_FRAME = live.STEPS_PER_FRAME
+"""The page's default steps per frame."""
 
 
 def speed(markdown: bool) -> None:

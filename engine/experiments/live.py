@@ -66,6 +66,8 @@ N_MAX = 1024
 RATE_MIN, RATE_DEFAULT, RATE_MAX = 0.01, 2.0, 100.0
 """The learning rate's range (`advance` refuses others) and the rate a run starts with."""
 SEED_MAX = 10_000
+STEPS_PER_FRAME = 10
+"""The steps of one chunk (one frame) a page starts with; the visitor may choose others."""
 COMPONENTS_MAX = 8
 """A label's components drawn: the spectrum levels carrying most of its variance."""
 MAX_STEPS = 100_000
