@@ -11,6 +11,7 @@ import sys
 import time
 
 from engine import cache
+from engine.redis_store import redacted
 from engine.experiments import default_views, warm_list
 
 
@@ -42,8 +43,12 @@ def _warm(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     store = cache.store()
-    print(f"cache directory: {cache.cache_dir()}")
+    where = cache.cache_url()
+    print(f"cache:           {redacted(where) if where else cache.cache_dir()}")
     print(f"engine key:      {cache.ENGINE_KEY}")
+    if cache.degraded():
+        print(f"degraded:        {cache.degraded()}")
+        return 1
     print(f"entries:         {len(store)}")
     print(f"size:            {store.volume() / 2**20:.1f} MiB of {store.size_limit / 2**20:.0f} MiB")
     return 0

@@ -50,6 +50,10 @@ Environment:
     IBL_CACHE_DIR      where results (and JAX's compiled programs, under `jax/`) are kept;
                        default `$XDG_CACHE_HOME/inductive-bias-lab` or `~/.cache/inductive-bias-lab`.
     IBL_CACHE_SIZE_MB  the size bound in MiB (default 2048).
+    IBL_CACHE_URL      a Redis server to keep results in instead (`redis://host:6379/0`), shared
+                       by every process and machine that names it: `engine.redis_store`, with the
+                       same contract (locks that expire when their holder dies, damaged entries
+                       dropped, the size bound, faults read as misses and unsaved writes).
     IBL_CALIBRATE      `0` turns the calibration of estimates off (the tests do, for estimates
                        that do not depend on what ran before).
     IBL_MAX_COMPUTATIONS, IBL_TIME_BUDGET_S, IBL_MEMORY_BUDGET_MB: see `engine.guard`.
@@ -79,11 +83,13 @@ import diskcache
 
 import engine
 from engine import codec, guard
+from engine.redis_store import RedisStore, Unreachable, check_url, redacted
 from engine.slots import Slots, Waiting
 from engine.guard import check_types
 
 CACHE_DIR_ENV = "IBL_CACHE_DIR"
 CACHE_SIZE_ENV = "IBL_CACHE_SIZE_MB"
+CACHE_URL_ENV = "IBL_CACHE_URL"
 DEFAULT_SIZE_MB = 2048
 _DIGEST_BYTES = 32
 _log = logging.getLogger(__name__)
@@ -215,10 +221,13 @@ _degraded: dict[str, str] = {}
 
 
 def degraded() -> Optional[str]:
-    """A sentence saying how the cache at `cache_dir()` falls short (read-only or unusable), or
-    None when it works in full. `store()` logs it once."""
-    store()
-    return _degraded.get(str(cache_dir()))
+    """A sentence saying how the cache falls short (a read-only or unusable directory, a shared
+    cache that cannot be reached), or None when it works in full. `store()` logs the directory's
+    once; a Redis server is asked each time (it may come back)."""
+    cache = store()
+    if isinstance(cache, RedisStore):
+        return cache.problem()
+    return _degraded.get(cache_url() or str(cache_dir()))
 
 
 def _report(directory: str, sentence: str) -> None:
@@ -266,14 +275,30 @@ def _open(directory: str, size_limit: int):
     return _Unavailable()
 
 
+def cache_url() -> Optional[str]:
+    """The shared cache's URL (`IBL_CACHE_URL`), or None for the embedded store."""
+    return os.environ.get(CACHE_URL_ENV, "").strip() or None
+
+
+def _open_shared(url: str, size_limit: int):
+    """The Redis store at `url`, or `_Unavailable` (reported once) when the URL is malformed."""
+    try:
+        return RedisStore(url, size_limit)
+    except ValueError as error:
+        _report(url, f"{error} Results are computed but not saved meanwhile.")
+        return _Unavailable()
+
+
 def store():
-    """The process's handle on the cache at `cache_dir()` (one per directory and size bound):
-    a `diskcache.Cache`, or what is left of it when the directory is damaged, read-only or
-    unusable (`_open`); it never raises but for a malformed `IBL_CACHE_SIZE_MB`."""
-    where = (str(cache_dir()), _size_limit())
+    """The process's handle on the result cache (one per location and size bound): a
+    `RedisStore` when `IBL_CACHE_URL` names one; else a `diskcache.Cache` at `cache_dir()`, or what
+    is left of it when the directory is damaged, read-only or unusable (`_open`). It never raises
+    but for a malformed `IBL_CACHE_SIZE_MB`."""
+    url = cache_url()
+    where = (url or str(cache_dir()), _size_limit())
     with _stores_lock:
         if where not in _stores:
-            _stores[where] = _open(*where)
+            _stores[where] = _open_shared(*where) if url else _open(*where)
         return _stores[where]
 
 
@@ -351,6 +376,8 @@ def read(key: str, expected: Optional[type] = None) -> Any:
         if blob is _MISS:
             return _MISS
         return _unpack(blob, expected)
+    except Unreachable:  # a shared cache that is down: a miss, said by `degraded`
+        return _MISS
     except Exception as error:  # a damaged entry of any kind: drop it, compute again
         _log.warning("Cache entry %s is damaged (%s); it will be computed again.", key[:12], error)
         with contextlib.suppress(Exception):
@@ -380,21 +407,30 @@ _local_locks: dict[str, threading.Lock] = {}
 
 @contextlib.contextmanager
 def _key_lock(key: str):
-    """An exclusive lock on `key` across threads and processes, released by the operating system
-    when its holder exits (each call opens its own file description, so threads exclude each
-    other too). Where no lock file can be made (a read-only or unusable cache directory), a lock
-    of this process only."""
+    """An exclusive lock on `key` across threads and processes (and machines, on a Redis store),
+    released when its holder exits, even by `kill -9`: the store's own (`_file_lock`, or
+    `RedisStore.lock`). Where that cannot be taken (a read-only or unusable cache directory, an
+    unreachable Redis server), a lock of this process only."""
+    with contextlib.ExitStack() as held:
+        cache = store()
+        try:
+            held.enter_context(cache.lock(key) if isinstance(cache, RedisStore)
+                               else _file_lock(key))
+        except OSError:
+            with _stores_lock:
+                local = _local_locks.setdefault(key, threading.Lock())
+            held.enter_context(local)
+        yield
+
+
+@contextlib.contextmanager
+def _file_lock(key: str):
+    """A lock file of `key` under the cache directory, `flock`ed: the operating system releases it
+    when its holder exits (each call opens its own file description, so threads exclude each other
+    too)."""
     path = cache_dir() / "locks" / f"{key}.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = _locked(path)
-    except OSError:
-        with _stores_lock:
-            lock = _local_locks.setdefault(key, threading.Lock())
-        with lock:
-            yield
-        return
-    with handle:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path) as handle:
         try:
             yield
         finally:
@@ -505,12 +541,19 @@ def settings_problems() -> list[str]:
     """Each malformed `IBL_*` setting the cache and the guard read, as a sentence."""
     found = []
     for check in (_size_limit, guard.max_computations, guard.memory_budget,
-                  lambda: guard.time_budget(1.0)):
+                  lambda: guard.time_budget(1.0), lambda: check_url(cache_url() or "redis:")):
         try:
             check()
         except ValueError as error:
             found.append(str(error))
     return found
+
+
+def _where() -> str:
+    """Where results are kept, for messages: the shared cache's URL (no password) or the
+    directory."""
+    url = cache_url()
+    return redacted(url) if url else str(cache_dir())
 
 
 def _unwritable() -> list[str]:
@@ -544,9 +587,9 @@ def probe() -> list[str]:
     try:
         if not write(key, marker):
             found.append(f"A test entry could not be written to the result cache in "
-                         f"{cache_dir()} (the server's log says why): results are not kept.")
+                         f"{_where()} (the server's log says why): results are not kept.")
         elif read(key) != marker:
-            found.append(f"A test entry written to the result cache in {cache_dir()} did not "
+            found.append(f"A test entry written to the result cache in {_where()} did not "
                          "read back: stored results would be computed again.")
     finally:
         with contextlib.suppress(Exception):
