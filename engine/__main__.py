@@ -1,7 +1,8 @@
 """Command line: `python -m engine warm` fills the result cache with every page's default and preset
 views (the Docker image runs it at build time); `python -m engine warm --defaults` with the views the
 pages open on, quickest first (`python serve.py`, so `make run`, runs it in the background at start);
-`python -m engine info` prints where the cache is.
+`python -m engine info` prints where the cache is; `python -m engine worker` computes the views web
+processes queue (`engine.jobs`, `engine.worker`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from engine import worker
+
+    return worker.main()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,8 +69,10 @@ def main(argv=None) -> int:
     warm.add_argument("--defaults", action="store_true",
                       help="only the view each page opens on, quickest first")
     commands.add_parser("info", help="print the cache's location, key and size")
+    commands.add_parser("worker", help="compute the views web processes queue (IBL_WORKERS=1) on "
+                                       "IBL_CACHE_URL's Redis server, until stopped")
     args = parser.parse_args(argv)
-    return {"warm": _warm, "info": _info}[args.command](args)
+    return {"warm": _warm, "info": _info, "worker": _worker}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ from typing import Any, Callable, Generic, Hashable, Optional, TypeVar
 import diskcache
 
 import engine
-from engine import codec, guard
+from engine import codec, guard, jobs
 from engine.redis_store import RedisStore, Unreachable, check_url, redacted
 from engine.slots import Slots, Waiting
 from engine.guard import check_types
@@ -600,6 +600,12 @@ def probe() -> list[str]:
 _saved = threading.local()
 
 
+def last_notice() -> Optional[str]:
+    """A sentence about where this thread's last `Cached` call was computed when it was not where
+    it should have been (a web server computing what workers are configured to), else None."""
+    return getattr(_saved, "notice", None)
+
+
 def last_saved() -> bool:
     """Whether the result of this thread's last `Cached` call is in the cache (False when it was
     computed but could not be saved: `write`)."""
@@ -695,12 +701,16 @@ class Cached(Generic[R]):
 
     def __call__(self, spec: Any, *, progress: Progress = None, partial: Partial = None,
                  owner: Hashable = None, waiting: Waiting = None) -> R:
-        _saved.ok = True
+        _saved.ok, _saved.notice = True, None
         spec = self.normalise(spec)
         key = cache_key(self.name, spec)
         value = read(key, self.returns)
         if value is not _MISS:
             return value
+        if jobs.enabled():
+            value = self._on_a_worker(spec, key, progress)
+            if value is not _MISS:
+                return value
         with _key_lock(key):
             value = read(key, self.returns)  # computed by another caller while we waited
             if value is _MISS:
@@ -713,6 +723,27 @@ class Cached(Generic[R]):
                     record_time(self.name, estimated, seconds, load)
                 _log.info("computed %s %s in %.1f s (estimated %s)", self.name, key[:16], seconds,
                           "-" if estimated is None else f"{estimated:.1f} s idle")
+        return value
+
+    def _on_a_worker(self, spec: Any, key: str, progress: Progress) -> Any:
+        """The view computed by a worker (`engine.jobs`) and read from the cache; `_MISS`, with a
+        notice (`last_notice`), when no worker is reachable or its result cannot be read, so the
+        caller computes it itself. A job that failed raises `jobs.JobFailed` with its sentence."""
+        job = jobs.submit(cache_url(), self.name, key, spec, self.budget_s)
+        if job is None:
+            _saved.notice = ("No worker is reachable on the shared queue (IBL_WORKERS=1): this "
+                             "view was computed by the web server itself.")
+            return _MISS
+        try:
+            jobs.wait(job, progress)
+        except jobs.NoWorker as error:
+            _saved.notice = (f"No worker took this view ({error}): it was computed by the web "
+                             "server itself.")
+            return _MISS
+        value = read(key, self.returns)
+        if value is _MISS:
+            _saved.notice = ("A worker computed this view but its result could not be read from "
+                             "the shared cache: it was computed by the web server itself.")
         return value
 
     def _compute(self, spec: Any, progress: Progress, partial: Partial) -> tuple:

@@ -105,7 +105,7 @@ ENGINE_FLOORS = {
     "engine.specs": 0, "engine.activations": 0, "engine.guard": 0, "engine.backend": 0,
     "engine.tasks": 0, "engine.eigenlearning": 0, "engine.presets": 0,
     "engine.training.checks": 0, "engine.codec": 0, "engine.slots": 0, "engine.threads": 0,
-    "engine.redis_store": 0,
+    "engine.redis_store": 0, "engine.jobs": 1,
     # the package (x64 on, the constructors); the two readings of an architecture (kernels,
     # networks); the hypercube's Walsh basis; the input laws
     "engine": 1, "engine.kernels": 1, "engine.networks": 1, "engine.walsh": 1, "engine.radial": 1,
@@ -123,7 +123,8 @@ ENGINE_FLOORS = {
     "engine.experiments.kernel_theory": 7, "engine.experiments.depth_locality": 7,
     "engine.experiments.live": 8,
     "engine.experiments": 9,
-    "engine.__main__": 10,
+    "engine.worker": 10,
+    "engine.__main__": 11,
 }
 """Every engine module on its floor: a module imports only from lower floors, so there is no cycle
 and a reader can learn the engine from the ground up. A new module must be placed here."""

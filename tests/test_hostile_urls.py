@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import math
 import os
-import pkgutil
 import re
 import time
 from collections import Counter
@@ -97,11 +95,7 @@ PAGES = _pages()
 
 def _cached_views() -> list[Cached]:
     """Every cached view of `engine.experiments`."""
-    found: dict[int, Cached] = {}
-    for module in pkgutil.iter_modules(engine.experiments.__path__):
-        namespace = vars(importlib.import_module(f"engine.experiments.{module.name}"))
-        found.update({id(v): v for v in namespace.values() if isinstance(v, Cached)})
-    return list(found.values())
+    return list(engine.experiments.cached_views().values())
 
 
 # --- The recorder of computations -----------------------------------------------------------------

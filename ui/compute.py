@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Optional, TypeVar
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from engine.cache import Cached, computation_slots, degraded, last_saved
+from engine.cache import Cached, computation_slots, degraded, last_notice, last_saved
 from engine.slots import Queued
 from ui.layout import frame
 
@@ -132,6 +132,8 @@ def compute(fn: Cached[R], spec: Any, *, label: str, key: str | None = None,
     bar.empty()
     frames.empty()
     seconds = time.perf_counter() - start
+    if last_notice():
+        st.warning(last_notice(), icon="🖥️")
     if last_saved():
         st.toast(f"{label}: computed in {seconds:.1f} s and cached.")
     else:

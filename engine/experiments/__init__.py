@@ -35,3 +35,18 @@ def default_views() -> dict:
                                      depth_locality.DEFAULT_LOCALITY),
         "learning curves theory": (kernel_theory.theory, kernel_theory.DEFAULT_THEORY),
     }
+
+
+def cached_views() -> dict:
+    """`{name: cached function}` for every view of every experiment module (what a worker may be
+    asked to compute, by name: `engine.worker`)."""
+    import importlib
+    import pkgutil
+
+    from engine.cache import Cached
+
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        namespace = vars(importlib.import_module(f"{__name__}.{module.name}"))
+        found.update({view.name: view for view in namespace.values() if isinstance(view, Cached)})
+    return found

@@ -1,0 +1,99 @@
+"""The worker: `python -m engine worker` takes view computations from the queue in Redis
+(`engine.jobs`) and computes them through the cache, as a web process would, so the result lands
+in the shared cache (`IBL_CACHE_URL`) for every web process to read.
+
+It runs jobs in its own process, one at a time (RQ's `SimpleWorker`: no fork, which JAX does not
+survive, and its programs stay compiled between jobs), and says it is alive every
+`jobs.HEARTBEAT_S` from a thread while a job runs, so that a worker killed mid-job is noticed
+within `3 * jobs.HEARTBEAT_S` and its job given to the next worker (`engine.jobs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import rq
+from rq.serializers import JSONSerializer
+
+from engine import cache, jobs
+from engine.experiments import cached_views
+
+PROGRESS_EVERY_S = 0.25
+"""The least time between two progress reports a job writes to Redis."""
+
+
+def compute(name: str, spec_text: str) -> str:
+    """The job: view `name` at the spec `spec_text` (`jobs.encode_spec`), computed through the
+    cache (read if present, locked, stored); its progress kept in the job's metadata. Returns
+    the cache key."""
+    views = cached_views()
+    if name not in views:
+        raise ValueError(f"there is no view named {name!r}")
+    view = views[name]
+    spec = view.normalise(jobs.decode_spec(spec_text))
+    job = rq.get_current_job()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if job is not None and (now - last[0] >= PROGRESS_EVERY_S or done >= total):
+            last[0] = now
+            job.meta["progress"] = [int(done), int(total)]
+            with contextlib.suppress(Exception):
+                job.save_meta()
+
+    view(spec, progress=progress)
+    if not cache.last_saved():
+        raise RuntimeError("the worker computed the view but could not save it to the shared "
+                           f"cache: {cache.degraded() or 'see the worker log'}")
+    return view.key(spec)
+
+
+class Worker(rq.SimpleWorker):
+    """RQ's `SimpleWorker` with a heartbeat while a job runs (every `jobs.HEARTBEAT_S`; RQ's own
+    beats only between jobs) and a short expiry, so a killed worker's job is soon abandoned."""
+
+    def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+        return 3 * jobs.HEARTBEAT_S
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(jobs.HEARTBEAT_S):
+                with contextlib.suppress(Exception):
+                    self.maintain_heartbeats(job, execution)
+
+        beating = threading.Thread(target=beat, name="ibl-worker-heartbeat", daemon=True)
+        beating.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beating.join()
+        self.set_state(rq.worker.WorkerStatus.IDLE)
+
+
+def main() -> int:
+    """Run a worker on `IBL_CACHE_URL`'s queue until stopped."""
+    url = cache.cache_url()
+    if not url:
+        print("python -m engine worker needs IBL_CACHE_URL (the shared cache's Redis server).",
+              file=sys.stderr)
+        return 2
+    os.environ[jobs.WORKERS_ENV] = "0"  # this process computes what it takes, never re-queues it
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cache.enable_compilation_cache()
+    client = jobs.connection(url)
+    worker = Worker([jobs.queue(client)], connection=client, job_class=jobs.SafeJob,
+                    serializer=JSONSerializer, job_monitoring_interval=jobs.HEARTBEAT_S,
+                    maintenance_interval=60)
+    worker.work(with_scheduler=False)
+    return 0

@@ -1,0 +1,169 @@
+"""Computations on workers (`IBL_WORKERS=1`, `engine.jobs`, `python -m engine worker`) on a real
+`redis-server`, with real worker processes: this test process plays the web server. A view is
+computed once, on the worker, its progress passed on; a worker `kill -9`'d mid-job has its job
+retried once by the next worker and drawn, killed twice it fails with a sentence; with no worker,
+or the Redis server down, the web process computes the view itself and says so; a job naming any
+other function is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import rq
+from rq.serializers import JSONSerializer
+
+from engine import cache, jobs
+from engine.experiments import eigenstructure, universality
+from redis_helpers import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOW = universality.DepthSpec(d=8, s=2, channels=(4,), n_train=256, seeds=1, steps=250)
+"""A training view of several seconds with progress reports (the depth view's small URL)."""
+QUICK = eigenstructure.HypercubeSpec(arch="mlp", d=7)
+
+
+@pytest.fixture
+def queue_on(monkeypatch, tmp_path):
+    """A Redis server of the test's own, the cache on it and views sent to workers; yields a
+    `start_worker()` that starts `python -m engine worker` and waits until it is registered."""
+    server = Server()
+    monkeypatch.setenv(cache.CACHE_URL_ENV, server.url)
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "web"))
+    monkeypatch.setenv(jobs.WORKERS_ENV, "1")
+    cache._stores.clear()
+    client = redis.Redis.from_url(server.url)
+    workers = []
+
+    def start_worker():
+        log = tmp_path / f"worker{len(workers)}.log"
+        env = dict(os.environ, IBL_CACHE_DIR=str(tmp_path / f"worker{len(workers)}"),
+                   JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, "-m", "engine", "worker"], cwd=ROOT,
+                                       env=env, stdout=out, stderr=subprocess.STDOUT)
+        process.log = log
+        workers.append(process)
+        deadline = time.time() + 120
+        while rq.Worker.count(connection=client) < sum(w.poll() is None for w in workers):
+            assert time.time() < deadline and process.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.1)
+        return process
+
+    try:
+        yield start_worker, client, server
+    finally:
+        for process in workers:
+            process.kill()
+            process.wait(timeout=30)
+        server.stop()
+        cache._stores.clear()
+
+
+def _computed(process) -> list[str]:
+    return [line for line in process.log.read_text().splitlines() if "computed " in line]
+
+
+def _in_thread(fn, *args, **kwargs):
+    """`fn(*args, **kwargs)` in a thread: `(thread, box)`, the result or error in `box`."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            box["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def _when_started(worker, timeout=120.0):
+    """Wait until `worker` has taken a job and computed for a second."""
+    deadline = time.time() + timeout
+    while "engine.worker.compute(" not in worker.log.read_text():
+        assert time.time() < deadline and worker.poll() is None, "the worker took no job"
+        time.sleep(0.1)
+    time.sleep(1.0)
+
+
+def test_a_view_is_computed_on_the_worker_with_its_progress_passed_on(queue_on):
+    start_worker, client, _ = queue_on
+    worker = start_worker()
+    reports = []
+    result = universality.depth_sweep(SLOW, progress=lambda done, total: reports.append(
+        (done, total)))
+    assert cache.last_notice() is None and cache.last_saved()
+    assert [line.split("computed ")[1].split()[0] for line in _computed(worker)] == [
+        "universality.depth"]
+    assert reports and reports[-1][0] == reports[-1][1] and len(reports) >= 2
+    assert universality.depth_sweep.lookup(SLOW) is not None
+    assert type(result) is type(universality.depth_sweep.lookup(SLOW))
+    # Asked again: read from the shared cache, no new job.
+    universality.depth_sweep(SLOW)
+    assert len(_computed(worker)) == 1
+
+
+def test_a_worker_killed_mid_job_has_it_retried_once_by_the_next(queue_on):
+    start_worker, client, _ = queue_on
+    first = start_worker()
+    thread, box = _in_thread(universality.depth_sweep, SLOW)
+    _when_started(first)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    second = start_worker()
+    thread.join(timeout=300)
+    assert not thread.is_alive() and "error" not in box, box
+    assert universality.depth_sweep.lookup(SLOW) is not None
+    assert len(_computed(second)) == 1 and not _computed(first)
+
+
+def test_a_job_abandoned_twice_fails_with_a_sentence(queue_on):
+    start_worker, client, _ = queue_on
+    worker = start_worker()
+    thread, box = _in_thread(universality.depth_sweep, SLOW)
+    for _ in range(jobs.RETRIES + 1):
+        _when_started(worker)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        worker = start_worker()  # alive, so that the web process keeps waiting on the queue, not computing
+    thread.join(timeout=300)
+    assert isinstance(box.get("error"), jobs.JobFailed), box
+    assert "stopped in the middle of it 2 times" in str(box["error"])
+
+
+def test_with_no_worker_the_web_process_computes_it_and_says_so(queue_on):
+    result = eigenstructure.hypercube(QUICK)
+    assert result is not None and cache.last_saved()
+    assert "No worker is reachable" in cache.last_notice()
+
+
+def test_with_redis_down_the_web_process_computes_it_and_says_so(queue_on):
+    start_worker, _, server = queue_on
+    start_worker()
+    server.stop()
+    assert eigenstructure.hypercube(QUICK) is not None
+    assert "No worker is reachable" in cache.last_notice()
+    assert not cache.last_saved() and "cannot be reached" in cache.degraded()
+
+
+def test_a_job_naming_another_function_is_refused(queue_on, tmp_path):
+    start_worker, client, _ = queue_on
+    marker = tmp_path / "evaluated"
+    start_worker()
+    queue = rq.Queue(jobs.QUEUE, connection=client, serializer=JSONSerializer)
+    planted = queue.enqueue("os.system", f"touch {marker}")
+    deadline = time.time() + 60
+    while planted.get_status(refresh=True) not in ("failed", "finished"):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert planted.get_status() == "failed" and not marker.exists()
+    assert "was refused" in planted.latest_result().exc_string
