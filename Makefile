@@ -6,7 +6,7 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-gpu reference venv clean image-test
+.PHONY: run test bench bench-gpu bench-replicas reference venv clean image-test
 
 run: $(VENV)/.installed-runtime
 	$(BIN)/python serve.py --server.port $(PORT) --server.headless true
@@ -29,6 +29,12 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/papers.py
+
+# The deployment of deploy/compose.yaml under load (Redis, two web replicas, a worker, Caddy; 40
+# browser sessions on cached views, 4 on new ones) against one embedded server; needs redis-server
+# and caddy (apt-get install redis-server caddy). Several minutes on 2 cores.
+bench-replicas: $(VENV)/.installed-dev
+	$(BIN)/python bench/replicas.py
 
 # neural-tangents lives in its own venv (it pins an old jax); the tool rewrites tests/data/.
 reference:
