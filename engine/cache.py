@@ -82,8 +82,7 @@ from typing import Any, Callable, Generic, Hashable, Optional, TypeVar
 import diskcache
 
 import engine
-from engine import codec, guard, jobs
-from engine.redis_store import RedisStore, Unreachable, check_url, redacted
+from engine import codec, guard
 from engine.slots import Slots, Waiting
 from engine.guard import check_types
 
@@ -225,7 +224,7 @@ def degraded() -> Optional[str]:
     cache that cannot be reached), or None when it works in full. `store()` logs the directory's
     once; a Redis server is asked each time (it may come back)."""
     cache = store()
-    if isinstance(cache, RedisStore):
+    if getattr(cache, "shared", False):
         return cache.problem()
     return _degraded.get(cache_url() or str(cache_dir()))
 
@@ -281,7 +280,11 @@ def cache_url() -> Optional[str]:
 
 
 def _open_shared(url: str, size_limit: int):
-    """The Redis store at `url`, or `_Unavailable` (reported once) when the URL is malformed."""
+    """The Redis store at `url`, or `_Unavailable` (reported once) when the URL is malformed.
+    (`engine.redis_store` and redis-py are imported only here: the embedded cache, and the health
+    check on it, do without them.)"""
+    from engine.redis_store import RedisStore
+
     try:
         return RedisStore(url, size_limit)
     except ValueError as error:
@@ -376,8 +379,6 @@ def read(key: str, expected: Optional[type] = None) -> Any:
         if blob is _MISS:
             return _MISS
         return _unpack(blob, expected)
-    except Unreachable:  # a shared cache that is down: a miss, said by `degraded`
-        return _MISS
     except Exception as error:  # a damaged entry of any kind: drop it, compute again
         _log.warning("Cache entry %s is damaged (%s); it will be computed again.", key[:12], error)
         with contextlib.suppress(Exception):
@@ -414,7 +415,7 @@ def _key_lock(key: str):
     with contextlib.ExitStack() as held:
         cache = store()
         try:
-            held.enter_context(cache.lock(key) if isinstance(cache, RedisStore)
+            held.enter_context(cache.lock(key) if getattr(cache, "shared", False)
                                else _file_lock(key))
         except OSError:
             with _stores_lock:
@@ -537,11 +538,18 @@ def record_time(name: str, estimated_s: float, measured_s: float, load: float) -
                 cache.set(_CALIBRATION + key, kept)
 
 
+def _check_url() -> None:
+    if cache_url():
+        from engine.redis_store import check_url
+
+        check_url(cache_url())
+
+
 def settings_problems() -> list[str]:
     """Each malformed `IBL_*` setting the cache and the guard read, as a sentence."""
     found = []
     for check in (_size_limit, guard.max_computations, guard.memory_budget,
-                  lambda: guard.time_budget(1.0), lambda: check_url(cache_url() or "redis:")):
+                  lambda: guard.time_budget(1.0), _check_url):
         try:
             check()
         except ValueError as error:
@@ -553,7 +561,11 @@ def _where() -> str:
     """Where results are kept, for messages: the shared cache's URL (no password) or the
     directory."""
     url = cache_url()
-    return redacted(url) if url else str(cache_dir())
+    if url:
+        from engine.redis_store import redacted
+
+        return redacted(url)
+    return str(cache_dir())
 
 
 def _unwritable() -> list[str]:
@@ -707,10 +719,13 @@ class Cached(Generic[R]):
         value = read(key, self.returns)
         if value is not _MISS:
             return value
-        if jobs.enabled():
-            value = self._on_a_worker(spec, key, progress)
-            if value is not _MISS:
-                return value
+        if cache_url():
+            from engine import jobs  # RQ, imported only where a shared cache is configured
+
+            if jobs.enabled():
+                value = self._on_a_worker(jobs, spec, key, progress)
+                if value is not _MISS:
+                    return value
         with _key_lock(key):
             value = read(key, self.returns)  # computed by another caller while we waited
             if value is _MISS:
@@ -725,7 +740,7 @@ class Cached(Generic[R]):
                           "-" if estimated is None else f"{estimated:.1f} s idle")
         return value
 
-    def _on_a_worker(self, spec: Any, key: str, progress: Progress) -> Any:
+    def _on_a_worker(self, jobs: Any, spec: Any, key: str, progress: Progress) -> Any:
         """The view computed by a worker (`engine.jobs`) and read from the cache; `_MISS`, with a
         notice (`last_notice`), when no worker is reachable or its result cannot be read, so the
         caller computes it itself. A job that failed raises `jobs.JobFailed` with its sentence."""

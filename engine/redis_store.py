@@ -14,9 +14,9 @@ diskcache store, with the same contract.
   (`SET NX PX`, redis-py's `Lock`) with an expiry of `LOCK_TTL_S`, renewed by its holder every
   third of that while it computes. A holder that dies (`kill -9`, a lost machine) stops renewing,
   so its lock expires within `LOCK_TTL_S` and the next caller computes afresh.
-- **Faults**: a server that cannot be reached makes every operation raise `Unreachable` (an
-  `OSError`), which `engine.cache` reads as a miss, a write not saved, and a lock of this process
-  only; `problem()` says so in a sentence for the pages and the health check. redis-py reconnects by
+- **Faults**: on a server that cannot be reached, a read is a miss, and a write or a lock raises
+  `Unreachable` (an `OSError`), which `engine.cache` reads as a result not saved and a lock of
+  this process only; `problem()` says so in a sentence for the pages and the health check. redis-py reconnects by
   itself, so the cache works again as soon as the server is back.
 """
 
@@ -93,7 +93,11 @@ def check_url(url: str) -> None:
 
 class RedisStore:
     """The store interface `engine.cache` uses (`get`, `set`, `delete`, `transact`, `lock`,
-    `__len__`, `volume`, `size_limit`) on one Redis database."""
+    `problem`, `__len__`, `volume`, `size_limit`) on one Redis database. A read or a delete on a
+    server that cannot be reached is a miss; a write and a lock raise `Unreachable`."""
+
+    shared = True
+    """Marks a store shared between processes and machines (`engine.cache`)."""
 
     def __init__(self, url: str, size_limit: int):
         check_url(url)
@@ -123,11 +127,14 @@ class RedisStore:
         return None
 
     def get(self, key: str, default: Any = None) -> Any:
-        with self._talking():
-            blob = self.client.get(VALUES + key)
-            if blob is None:
-                return default
-            self.client.zadd(USED, {VALUES + key: time.time()}, xx=True)
+        try:
+            with self._talking():
+                blob = self.client.get(VALUES + key)
+                if blob is None:
+                    return default
+                self.client.zadd(USED, {VALUES + key: time.time()}, xx=True)
+        except Unreachable:  # a miss: `problem` says why
+            return default
         tag, body = blob[:1], blob[1:]
         if tag == _BYTES:
             return body
@@ -142,8 +149,11 @@ class RedisStore:
                       args=[blob, time.time(), self.size_limit])
 
     def delete(self, key: str) -> bool:
-        with self._talking():
-            return bool(self._delete(keys=[VALUES + key, SIZES, USED, TOTAL]))
+        try:
+            with self._talking():
+                return bool(self._delete(keys=[VALUES + key, SIZES, USED, TOTAL]))
+        except Unreachable:
+            return False
 
     def transact(self):
         """Nothing to group: each `set` is atomic on the server (the calibration's lists are
