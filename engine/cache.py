@@ -751,7 +751,9 @@ class Cached(Generic[R]):
             return _MISS
         try:
             jobs.wait(job, progress)
-        except jobs.NoWorker as error:
+        except jobs.JobFailed:
+            raise
+        except Exception as error:  # NoWorker, or the queue in a state RQ did not expect
             _saved.notice = (f"No worker took this view ({error}): it was computed by the web "
                              "server itself.")
             return _MISS

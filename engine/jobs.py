@@ -26,6 +26,7 @@ read them, and retries an abandoned job (its worker died) a set number of times
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import time
 from typing import Any, Callable, Optional
@@ -145,7 +146,8 @@ def wait(job: Job, progress: Optional[Callable[[int, int], None]] = None) -> Non
             if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
                 raise JobFailed(f"The worker could not compute this view: {_failure(job)}.")
             if status != JobStatus.STARTED and time.monotonic() - queued_since > QUEUED_PATIENCE_S:
-                job.cancel()
+                with contextlib.suppress(Exception):
+                    job.cancel()
                 raise NoWorker(f"no worker took the job in {QUEUED_PATIENCE_S:.0f} s")
             if time.monotonic() - last_cleanup > HEARTBEAT_S:
                 registry.cleanup()  # a job whose worker died: queued again, or failed
