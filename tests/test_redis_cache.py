@@ -21,6 +21,7 @@ import redis
 
 from engine import cache, redis_store
 from redis_helpers import Server
+from test_cache import _WORKER as CACHE_WORKER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,26 +64,9 @@ def _counted(name: str):
 
 # --- Across processes -----------------------------------------------------------------------------
 
-_WORKER = """
-import os, sys, time
-import numpy as np
-from dataclasses import dataclass
-from engine import cache, redis_store
-redis_store.LOCK_TTL_S = float(os.environ["LOCK_TTL"])
-
-@dataclass(frozen=True)
-class Spec:
-    n: int
-
-@cache.cached("test.redis.processes")
-def slow(spec, *, progress=None):
-    with open(os.environ["CALLS"], "a") as f:
-        f.write(f"{os.getpid()}\\n")
-    time.sleep(float(os.environ["SLEEP"]))
-    return np.full(spec.n, 7.0)
-
-print(float(slow(Spec(n=int(sys.argv[1]))).sum()), flush=True)
-"""
+_WORKER = ("import os\nfrom engine import redis_store\n"
+           "redis_store.LOCK_TTL_S = float(os.environ['LOCK_TTL'])\n" + CACHE_WORKER)
+"""`tests/test_cache.py`'s process, on the shared cache, with a lock expiry of the test's choice."""
 
 
 def _worker(url, calls, n, sleep, lock_ttl=30.0):
