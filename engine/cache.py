@@ -286,7 +286,7 @@ def _open_shared(url: str, size_limit: int):
     from engine.redis_store import RedisStore
 
     try:
-        return RedisStore(url, size_limit)
+        return RedisStore(url, size_limit, guard.heartbeat_s())
     except ValueError as error:
         _report(url, f"{error} Results are computed but not saved meanwhile.")
         return _Unavailable()
@@ -549,7 +549,7 @@ def settings_problems() -> list[str]:
     """Each malformed `IBL_*` setting the cache and the guard read, as a sentence."""
     found = []
     for check in (_size_limit, guard.max_computations, guard.memory_budget,
-                  lambda: guard.time_budget(1.0), _check_url):
+                  lambda: guard.time_budget(1.0), guard.heartbeat_s, _check_url):
         try:
             check()
         except ValueError as error:

@@ -27,6 +27,8 @@ Environment:
     IBL_TIME_BUDGET_S      seconds, one time budget for every view (default: each view's own).
     IBL_MEMORY_BUDGET_MB   MiB, the memory budget of one view (default 4096, at most half of RAM).
     IBL_MAX_COMPUTATIONS   views computed at once in one process (default 2).
+    IBL_HEARTBEAT_S        seconds between the liveness signals of a shared deployment's processes
+                           (default 5; `heartbeat_s`).
 """
 
 from __future__ import annotations
@@ -244,11 +246,11 @@ it on a shared one."""
 def time_budget(default_s: float) -> float:
     """The most seconds a view may be estimated to take: `IBL_TIME_BUDGET_S` when set (a positive
     number), else the view's `default_s`."""
-    budget = _positive_setting(TIME_BUDGET_ENV, "seconds", "900")
+    budget = positive_setting(TIME_BUDGET_ENV, "seconds", "900")
     return float(default_s) if budget is None else budget
 
 
-def _positive_setting(name: str, unit: str, example: str) -> Optional[float]:
+def positive_setting(name: str, unit: str, example: str) -> Optional[float]:
     """The positive number in the environment variable `name`, None when it is unset or blank;
     `ValueError` with a sentence for anything else."""
     raw = os.environ.get(name)
@@ -261,6 +263,21 @@ def _positive_setting(name: str, unit: str, example: str) -> Optional[float]:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}={shown(raw)} must be a positive number of {unit}, e.g. {example}.")
     return value
+
+
+HEARTBEAT_ENV = "IBL_HEARTBEAT_S"
+DEFAULT_HEARTBEAT_S = 5.0
+
+
+def heartbeat_s() -> float:
+    """Seconds between the signs of life of a shared deployment's processes (`IBL_HEARTBEAT_S`, a
+    positive number, else `DEFAULT_HEARTBEAT_S`): a process holding a view's lock in the shared
+    cache renews it (`engine.redis_store`), and a worker running a job beats (`engine.jobs`), this
+    often. One that misses three in a row is taken for dead: its lock expires, its job is
+    abandoned and given to the next worker. Lower it where a lost process must be noticed sooner;
+    give every process of a deployment the same value."""
+    seconds = positive_setting(HEARTBEAT_ENV, "seconds", "5")
+    return DEFAULT_HEARTBEAT_S if seconds is None else seconds
 
 
 def _duration(seconds: float) -> str:
@@ -338,7 +355,7 @@ def memory_budget() -> int:
     """The most bytes a view may be estimated to need: `IBL_MEMORY_BUDGET_MB` MiB when set (a
     positive number), else `DEFAULT_MEMORY_MB` MiB or half the physical memory, whichever is
     less."""
-    megabytes = _positive_setting(MEMORY_BUDGET_ENV, "MiB", "8192")
+    megabytes = positive_setting(MEMORY_BUDGET_ENV, "MiB", "8192")
     if megabytes is not None:
         return int(megabytes * 2**20)
     default, physical = DEFAULT_MEMORY_MB * 2**20, physical_memory()

@@ -14,8 +14,8 @@ read them, and retries an abandoned job (its worker died) a set number of times
   so whoever can write to the Redis server cannot make a worker run code of their choosing.
 - **One job per view**: a job's id is `ibl-<cache key>`; a web process asking for a view whose job
   is queued or running waits on that job instead of adding another.
-- **A worker killed mid-job** (`kill -9`, a lost machine) stops its heartbeat (every `HEARTBEAT_S`,
-  expiring after `3 * HEARTBEAT_S`); a web process waiting on the job then finds it abandoned
+- **A worker killed mid-job** (`kill -9`, a lost machine) stops its heartbeat (every `guard.heartbeat_s()`,
+  5 s by default, expiring after three); a web process waiting on the job then finds it abandoned
   (RQ's `StartedJobRegistry.cleanup`) and it is queued again once, for the next worker; abandoned
   twice, it fails and the page says so in a sentence.
 - **No worker reachable** (none registered, the server down, a job queued `QUEUED_PATIENCE_S`
@@ -37,7 +37,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from engine import codec
+from engine import codec, guard
 from engine.redis_store import TIMEOUT_S
 
 WORKERS_ENV = "IBL_WORKERS"
@@ -46,8 +46,6 @@ FUNCTION = "engine.worker.compute"
 """The only function a job may name."""
 RETRIES = 1
 """Times an abandoned job (its worker died) is queued again before it fails."""
-HEARTBEAT_S = 5
-"""How often a worker says it is alive; a job is abandoned `3 * HEARTBEAT_S` after its last."""
 POLL_S = 0.2
 QUEUED_PATIENCE_S = 30.0
 """How long a job may wait in the queue, no worker taking it, before the web process computes it."""
@@ -132,6 +130,7 @@ def wait(job: Job, progress: Optional[Callable[[int, int], None]] = None) -> Non
     last_cleanup = 0.0
     reported = None
     registry = StartedJobRegistry(queue=queue(job.connection))
+    heartbeat = guard.heartbeat_s()
     try:
         while True:
             status = job.get_status(refresh=True)
@@ -149,7 +148,7 @@ def wait(job: Job, progress: Optional[Callable[[int, int], None]] = None) -> Non
                 with contextlib.suppress(Exception):
                     job.cancel()
                 raise NoWorker(f"no worker took the job in {QUEUED_PATIENCE_S:.0f} s")
-            if time.monotonic() - last_cleanup > HEARTBEAT_S:
+            if time.monotonic() - last_cleanup > heartbeat:
                 registry.cleanup()  # a job whose worker died: queued again, or failed
                 last_cleanup = time.monotonic()
             time.sleep(POLL_S)

@@ -11,9 +11,10 @@ diskcache store, with the same contract.
   Lua script (atomic on the server, so several processes never evict past each other). The
   Redis server's own `maxmemory` may stay unset: the bound is the cache's.
 - **One computation per key across every process and machine**: `lock(key)` is a Redis lock
-  (`SET NX PX`, redis-py's `Lock`) with an expiry of `LOCK_TTL_S`, renewed by its holder every
-  third of that while it computes. A holder that dies (`kill -9`, a lost machine) stops renewing,
-  so its lock expires within `LOCK_TTL_S` and the next caller computes afresh.
+  (`SET NX PX`, redis-py's `Lock`) renewed by its holder every heartbeat (`heartbeat_s`, 5 s by
+  default) while it computes, with an expiry of three heartbeats. A holder that dies (`kill -9`,
+  a lost machine) stops renewing, so its lock expires within three heartbeats and the next caller
+  computes afresh.
 - **Faults**: on a server that cannot be reached, a read is a miss, and a write or a lock raises
   `Unreachable` (an `OSError`), which `engine.cache` reads as a result not saved and a lock of
   this process only; `problem()` says so in a sentence for the pages and the health check. redis-py reconnects by
@@ -34,8 +35,6 @@ import redis
 PREFIX = "ibl:"
 VALUES, SIZES, USED, TOTAL = (PREFIX + name for name in ("v:", "size", "used", "bytes"))
 LOCKS = PREFIX + "lock:"
-LOCK_TTL_S = 30.0
-"""How long a lock outlives a holder that stopped renewing it (died)."""
 TIMEOUT_S = 2.0
 """Connect and socket timeout: an unreachable server costs a page at most this long."""
 _BYTES, _JSON = b"B", b"J"
@@ -99,9 +98,9 @@ class RedisStore:
     shared = True
     """Marks a store shared between processes and machines (`engine.cache`)."""
 
-    def __init__(self, url: str, size_limit: int):
+    def __init__(self, url: str, size_limit: int, heartbeat_s: float):
         check_url(url)
-        self.url, self.size_limit = url, size_limit
+        self.url, self.size_limit, self.heartbeat_s = url, size_limit, heartbeat_s
         self.client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_S,
                                            socket_connect_timeout=TIMEOUT_S)
         self._set = self.client.register_script(_SET)
@@ -173,17 +172,17 @@ class RedisStore:
 
     @contextlib.contextmanager
     def lock(self, key: str):
-        """Hold `key`'s lock across every process on this server; renewed every `LOCK_TTL_S / 3`
-        while held, so it expires only when its holder stops (dies). Raises `Unreachable` when the
-        server cannot be reached to take it."""
-        held = self.client.lock(LOCKS + key, timeout=LOCK_TTL_S, sleep=0.05,
+        """Hold `key`'s lock across every process on this server; renewed every heartbeat while
+        held, with an expiry of three, so it expires only when its holder stops (dies). Raises
+        `Unreachable` when the server cannot be reached to take it."""
+        held = self.client.lock(LOCKS + key, timeout=3 * self.heartbeat_s, sleep=0.05,
                                  thread_local=False)  # renewed from another thread
         with self._talking():
             held.acquire(blocking=True)
         done = threading.Event()
 
         def renew():
-            while not done.wait(LOCK_TTL_S / 3):
+            while not done.wait(self.heartbeat_s):
                 with contextlib.suppress(redis.RedisError):
                     held.reacquire()
 

@@ -4,14 +4,15 @@ in the shared cache (`IBL_CACHE_URL`) for every web process to read.
 
 It runs jobs in its own process, one at a time (RQ's `SimpleWorker`: no fork, which JAX does not
 survive, and its programs stay compiled between jobs), and says it is alive every
-`jobs.HEARTBEAT_S` from a thread while a job runs, so that a worker killed mid-job is noticed
-within `3 * jobs.HEARTBEAT_S` and its job given to the next worker (`engine.jobs`).
+`guard.heartbeat_s()` from a thread while a job runs, so that a worker killed mid-job is noticed
+within three heartbeats and its job given to the next worker (`engine.jobs`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -21,7 +22,7 @@ from typing import Any
 import rq
 from rq.serializers import JSONSerializer
 
-from engine import cache, jobs
+from engine import cache, guard, jobs
 from engine.experiments import cached_views
 
 PROGRESS_EVERY_S = 0.25
@@ -56,18 +57,19 @@ def compute(name: str, spec_text: str) -> str:
 
 
 class Worker(rq.SimpleWorker):
-    """RQ's `SimpleWorker` with a heartbeat while a job runs (every `jobs.HEARTBEAT_S`; RQ's own
+    """RQ's `SimpleWorker` with a heartbeat while a job runs (every `guard.heartbeat_s()`; RQ's own
     beats only between jobs) and a short expiry, so a killed worker's job is soon abandoned."""
 
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-        return 3 * jobs.HEARTBEAT_S
+        return max(1, math.ceil(3 * guard.heartbeat_s()))
 
     def execute_job(self, job: Any, queue: Any) -> None:
         execution = self.prepare_execution(job)
         done = threading.Event()
+        heartbeat = guard.heartbeat_s()
 
         def beat() -> None:
-            while not done.wait(jobs.HEARTBEAT_S):
+            while not done.wait(heartbeat):
                 with contextlib.suppress(Exception):
                     self.maintain_heartbeats(job, execution)
 
@@ -88,12 +90,17 @@ def main() -> int:
         print("python -m engine worker needs IBL_CACHE_URL (the shared cache's Redis server).",
               file=sys.stderr)
         return 2
+    try:
+        heartbeat = guard.heartbeat_s()
+    except ValueError as error:
+        print(f"python -m engine worker: {error}", file=sys.stderr)
+        return 2
     os.environ[jobs.WORKERS_ENV] = "0"  # this process computes what it takes, never re-queues it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cache.enable_compilation_cache()
     client = jobs.connection(url)
     worker = Worker([jobs.queue(client)], connection=client, job_class=jobs.SafeJob,
-                    serializer=JSONSerializer, job_monitoring_interval=jobs.HEARTBEAT_S,
+                    serializer=JSONSerializer, job_monitoring_interval=heartbeat,
                     maintenance_interval=60)
     worker.work(with_scheduler=False)
     return 0

@@ -107,7 +107,8 @@ def test_a_cache_that_cannot_be_used_is_unhealthy(server_factory, tmp_path, monk
 @pytest.mark.parametrize("name,value", [("IBL_CACHE_SIZE_MB", "abc"),
                                         ("IBL_MAX_COMPUTATIONS", "0"),
                                         ("IBL_MEMORY_BUDGET_MB", "-5"),
-                                        ("IBL_TIME_BUDGET_S", "soon")])
+                                        ("IBL_TIME_BUDGET_S", "soon"),
+                                        ("IBL_HEARTBEAT_S", "nan")])
 def test_a_malformed_setting_is_unhealthy(server_factory, tmp_path, monkeypatch, name, value):
     [problem] = healthcheck.problems(server_factory(), 2.0,
                                      _probe(monkeypatch, tmp_path, **{name: value}))

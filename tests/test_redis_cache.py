@@ -64,15 +64,12 @@ def _counted(name: str):
 
 # --- Across processes -----------------------------------------------------------------------------
 
-_WORKER = ("import os\nfrom engine import redis_store\n"
-           "redis_store.LOCK_TTL_S = float(os.environ['LOCK_TTL'])\n" + CACHE_WORKER)
-"""`tests/test_cache.py`'s process, on the shared cache, with a lock expiry of the test's choice."""
-
-
-def _worker(url, calls, n, sleep, lock_ttl=30.0):
+def _worker(url, calls, n, sleep, lock_ttl=15.0):
+    """`tests/test_cache.py`'s process on the shared cache, its lock expiring `lock_ttl` seconds
+    after its last renewal (three heartbeats, `IBL_HEARTBEAT_S`)."""
     env = dict(os.environ, IBL_CACHE_URL=url, CALLS=str(calls), SLEEP=str(sleep),
-               LOCK_TTL=str(lock_ttl), JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-c", _WORKER, str(n)], env=env, cwd=ROOT,
+               IBL_HEARTBEAT_S=str(lock_ttl / 3), JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-c", CACHE_WORKER, str(n)], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
 
 

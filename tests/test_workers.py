@@ -20,7 +20,7 @@ import redis
 import rq
 from rq.serializers import JSONSerializer
 
-from engine import cache, jobs
+from engine import cache, guard, jobs
 from engine.experiments import eigenstructure, universality
 from redis_helpers import Server
 
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SLOW = universality.DepthSpec(d=8, s=2, channels=(4,), n_train=256, seeds=1, steps=250)
 """A training view of several seconds with progress reports (the depth view's small URL)."""
 QUICK = eigenstructure.HypercubeSpec(arch="mlp", d=7)
+HEARTBEAT_S = 1
 
 
 @pytest.fixture
@@ -38,6 +39,9 @@ def queue_on(monkeypatch, tmp_path):
     monkeypatch.setenv(cache.CACHE_URL_ENV, server.url)
     monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "web"))
     monkeypatch.setenv(jobs.WORKERS_ENV, "1")
+    # Heartbeats every second, inherited by the workers: a killed worker's job is abandoned, and
+    # its lock expires, 3 s after its last beat (15 s at the default): the same mechanism, sooner.
+    monkeypatch.setenv(guard.HEARTBEAT_ENV, str(HEARTBEAT_S))
     cache._stores.clear()
     client = redis.Redis.from_url(server.url)
     workers = []
@@ -167,3 +171,14 @@ def test_a_job_naming_another_function_is_refused(queue_on, tmp_path):
         time.sleep(0.1)
     assert planted.get_status() == "failed" and not marker.exists()
     assert "was refused" in planted.latest_result().exc_string
+
+
+
+def test_a_worker_refuses_a_bad_heartbeat_setting_with_a_sentence(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), IBL_CACHE_DIR=str(tmp_path),
+               **{cache.CACHE_URL_ENV: "redis://127.0.0.1:1/0", guard.HEARTBEAT_ENV: "soon"})
+    done = subprocess.run([sys.executable, "-m", "engine", "worker"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"{guard.HEARTBEAT_ENV}='soon' must be a positive number" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
