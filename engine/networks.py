@@ -170,29 +170,48 @@ def parameter_count(layers: Iterable[Any], d: int, *, width: Width = 512) -> int
     """
     arch, _ = _parse(layers, d)
     shapes = param_shapes(arch, int(d), resolve_widths(arch, width))
+    return _count(shapes)
+
+
+def _count(shapes: list) -> int:
+    """How many entries the parameters of these shapes hold."""
     return sum(math.prod(shape) for pair in shapes if pair for shape in pair)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 3, 4))
-def _init(arch: Architecture, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
-    shapes = param_shapes(arch, d, widths)
-    sizes = [math.prod(s) for pair in shapes if pair for s in pair]
-    # One draw for all parameters, cut into pieces: the same i.i.d. N(0, 1) entries as a draw per
-    # array, but one random-number kernel to compile instead of two per layer.
-    flat = jax.random.normal(key, (sum(sizes),), dtype)
-    offsets = np.cumsum([0] + sizes)
-    pieces = iter(range(len(sizes)))
-    params = []
+def _pieces(flat: Any, shapes: list) -> Params:
+    """The parameters cut, in order, from one flat vector of entries (a JAX or NumPy array)."""
+    params, start = [], 0
     for pair in shapes:
-        if pair is None:
-            params.append(())
-            continue
         arrays = []
-        for shape in pair:
-            j = next(pieces)
-            arrays.append(flat[offsets[j]:offsets[j + 1]].reshape(shape))
+        for shape in pair or ():
+            size = math.prod(shape)
+            arrays.append(flat[start:start + size].reshape(shape))
+            start += size
         params.append(tuple(arrays))
     return tuple(params)
+
+
+def _init(arch: Architecture, d: int, key: Array, widths: tuple, dtype: Any) -> Params:
+    """`init` inside a traced program (`sample_outputs`): one draw for all parameters, cut into
+    pieces, the same i.i.d. N(0, 1) entries as a draw per array."""
+    shapes = param_shapes(arch, d, widths)
+    return _pieces(jax.random.normal(key, (_count(shapes),), dtype), shapes)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _normal(key: Array, size: int, dtype: Any) -> Array:
+    return jax.random.normal(key, (size,), dtype)
+
+
+def _draw(key: Array, count: int, dtype: Any) -> np.ndarray:
+    """`jax.random.normal(key, (count,), dtype)`, from a program compiled once per power of two
+    rather than once per parameter count: the first `count` entries of a draw of the next power
+    of two are the same numbers (JAX's partitionable Threefry, its default, draws entry i from
+    the key and i alone; `tests/test_networks.py` checks the equality), so the architectures of a
+    sweep share one or two random-number programs instead of compiling one each, which on a CPU
+    took about 0.4 s per architecture, a third of a small training view."""
+    size = 1 << max(count - 1, 0).bit_length()
+    return np.asarray(_normal(key, size, dtype))[:count]
 
 
 def init(layers: Iterable[Any], d: int, *, key: Array, width: Width = 512,
@@ -218,8 +237,9 @@ def init(layers: Iterable[Any], d: int, *, key: Array, width: Width = 512,
     [(4, 16), (16, 8), (8, 1)]
     """
     arch, _ = _parse(layers, d)
-    widths = resolve_widths(arch, width)
-    return _init(arch, int(d), key, widths, jnp.dtype(dtype))
+    shapes = param_shapes(arch, int(d), resolve_widths(arch, width))
+    flat = _draw(key, _count(shapes), jnp.dtype(dtype))
+    return jax.device_put(_pieces(flat, shapes))
 
 
 # --- Forward pass -------------------------------------------------------------------------------

@@ -247,6 +247,29 @@ def test_empirical_ntk_equals_jacobian_product(key, layers, d):
     assert np.all(np.linalg.eigvalsh(sym) > -1e-10)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, F64], ids=["f32", "f64"])
+def test_init_is_one_exact_draw_cut_in_order_from_a_shared_program(key, dtype):
+    """`init` draws from a program compiled per power of two (`networks._draw`); its entries are
+    exactly `jax.random.normal(key, (P,))` for the P parameters, cut layer by layer, `W` before
+    `b` (bit for bit: the partitionable Threefry's prefix property), and architectures whose
+    parameter counts share a power of two share the program."""
+    from engine import networks
+
+    cases = [(engine.mlp(1), 4, 8), (engine.mlp(3), 16, [5, 7, 3]), (engine.tree_cnn(8, 2), 8, 4),
+             (engine.tree_lcn(16, 2), 16, 3), (engine.tree_cnn(27, 3), 27, 2)]
+    networks._normal.clear_cache()
+    buckets = set()
+    for layers, d, width in cases:
+        params = init(layers, d, key=key, width=width, dtype=dtype)
+        count = networks.parameter_count(layers, d, width=width)
+        leaves = jax.tree.leaves(params)
+        assert all(isinstance(leaf, jax.Array) and leaf.dtype == dtype for leaf in leaves)
+        flat = np.concatenate([np.asarray(leaf).ravel() for leaf in leaves])
+        np.testing.assert_array_equal(flat, np.asarray(jax.random.normal(key, (count,), dtype)))
+        buckets.add(1 << (count - 1).bit_length())
+    assert networks._normal._cache_size() == len(buckets) < len(cases)
+
+
 def test_sample_outputs_rows_are_networks(key):
     layers = engine.tree_lcn(4, 2, b_std=0.2)
     x = _inputs(key, 3, 4)
