@@ -18,7 +18,7 @@ read them, and retries an abandoned job (its worker died) a set number of times
   5 s by default, expiring after three); a web process waiting on the job then finds it abandoned
   (RQ's `StartedJobRegistry.cleanup`) and it is queued again once, for the next worker; abandoned
   twice, it fails and the page says so in a sentence.
-- **No worker reachable** (none registered, the server down, a job queued `QUEUED_PATIENCE_S`
+- **No worker reachable** (none alive, `live_workers`; the server down; a job queued `QUEUED_PATIENCE_S`
   without being taken): `submit` returns None or `wait` raises `NoWorker`, and the web process
   computes the view itself, with a notice (`engine.cache`).
 """
@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional
 
 import redis
 import rq
+from rq import worker_registration
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -98,13 +99,22 @@ def decode_spec(text: str) -> Any:
     return codec.decode(base64.b64decode(text, validate=True))
 
 
+def live_workers(jobs: rq.Queue) -> int:
+    """How many workers of `jobs` beat within their last three heartbeats: a worker keeps its key
+    for three heartbeats at each beat, idle or busy (`engine.worker.Worker`), so the keys that
+    still exist, by the Redis server's clock, are the live workers. (RQ's own count keeps a dead
+    worker for a minute or more, during which views would be queued for no one.)"""
+    keys = list(worker_registration.get_keys(queue=jobs))
+    return int(jobs.connection.exists(*keys)) if keys else 0
+
+
 def submit(url: str, name: str, key: str, spec: Any, timeout_s: Optional[float]) -> Optional[Job]:
     """The job computing view `name` at `spec` (cache key `key`): the one already queued or running,
-    or a new one. None when no worker is registered or the server cannot be reached."""
+    or a new one. None when no worker is alive or the server cannot be reached."""
     try:
         client = connection(url)
         jobs = queue(client)
-        if not rq.Worker.count(queue=jobs):
+        if not live_workers(jobs):
             return None
         try:
             job = SafeJob.fetch(job_id(key), connection=client, serializer=JSONSerializer)

@@ -56,12 +56,22 @@ def compute(name: str, spec_text: str) -> str:
     return view.key(spec)
 
 
+RQ_DEQUEUE_MARGIN_S = 15
+"""RQ blocks on the queue for `worker_ttl` less this many seconds between heartbeats."""
+
+
 class Worker(rq.SimpleWorker):
     """RQ's `SimpleWorker` with a heartbeat while a job runs (every `guard.heartbeat_s()`; RQ's own
     beats only between jobs) and a short expiry, so a killed worker's job is soon abandoned."""
 
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
         return max(1, math.ceil(3 * guard.heartbeat_s()))
+
+    def heartbeat(self, timeout: Any = None, pipeline: Any = None) -> None:
+        """Keep this worker's key for three heartbeats at each beat, idle (the dequeue loop wakes
+        every heartbeat, `main`'s `worker_ttl`) or busy (`execute_job`'s thread), instead of RQ's
+        minute and more: a worker that dies leaves `jobs.live_workers` within three heartbeats."""
+        super().heartbeat(self.get_heartbeat_ttl(None), pipeline=pipeline)
 
     def execute_job(self, job: Any, queue: Any) -> None:
         execution = self.prepare_execution(job)
@@ -101,6 +111,7 @@ def main() -> int:
     client = jobs.connection(url)
     worker = Worker([jobs.queue(client)], connection=client, job_class=jobs.SafeJob,
                     serializer=JSONSerializer, job_monitoring_interval=heartbeat,
+                    worker_ttl=RQ_DEQUEUE_MARGIN_S + math.ceil(heartbeat),  # dequeue: every beat
                     maintenance_interval=60)
     worker.work(with_scheduler=False)
     return 0

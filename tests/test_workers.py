@@ -56,7 +56,7 @@ def queue_on(monkeypatch, tmp_path):
         process.log = log
         workers.append(process)
         deadline = time.time() + 120
-        while rq.Worker.count(connection=client) < sum(w.poll() is None for w in workers):
+        while jobs.live_workers(jobs.queue(client)) < sum(w.poll() is None for w in workers):
             assert time.time() < deadline and process.poll() is None, log.read_text()[-3000:]
             time.sleep(0.1)
         return process
@@ -148,6 +148,26 @@ def test_with_no_worker_the_web_process_computes_it_and_says_so(queue_on):
     result = eigenstructure.hypercube(QUICK)
     assert result is not None and cache.last_saved()
     assert "No worker is reachable" in cache.last_notice()
+
+
+def test_a_dead_idle_worker_is_no_longer_counted_within_three_heartbeats(queue_on):
+    """Views are not queued for a worker that died idle: three heartbeats after it, the web process
+    computes the view itself, with the notice, and queues nothing (RQ alone keeps a dead worker
+    registered for over a minute, and each view would wait `QUEUED_PATIENCE_S` for it)."""
+    start_worker, client, _ = queue_on
+    worker = start_worker()
+    time.sleep(4 * HEARTBEAT_S)  # idle longer than three heartbeats: its beats keep it counted
+    assert jobs.live_workers(jobs.queue(client)) == 1
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    deadline = time.time() + 60
+    while jobs.live_workers(jobs.queue(client)):
+        assert time.time() < deadline, "a dead worker is still counted after a minute"
+        time.sleep(0.2)
+    assert rq.Worker.count(connection=client) == 1  # RQ's own registry still lists it
+    assert eigenstructure.hypercube(QUICK) is not None
+    assert "No worker is reachable" in cache.last_notice()
+    assert not client.exists("rq:job:" + jobs.job_id(eigenstructure.hypercube.key(QUICK)))
 
 
 def test_with_redis_down_the_web_process_computes_it_and_says_so(queue_on):

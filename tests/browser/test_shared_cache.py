@@ -55,6 +55,7 @@ def _listening(port: int) -> bool:
 
 
 def _start_worker(url: str, cache, log):
+    RESULTS.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, IBL_CACHE_URL=url, IBL_CACHE_DIR=str(cache), JAX_PLATFORMS="cpu",
                PYTHONPATH=str(ROOT))
     with open(log, "w") as out:
