@@ -10,8 +10,9 @@ browser sessions (separate contexts of one Chromium) on those cached links, roun
 `--uncached` more on distinct small training views nobody computed yet, all at once, pressing a
 view's start button where it asks first. It reports the
 sessions served (all charts drawn, no exception, no page error), the time to first chart (median and
-worst, cached and uncached), the computations (`computed` log lines), and each process's peak
-resident memory (sampled every 0.25 s). Writes `test-results/bench/replicas.json`. Several minutes
+worst, cached and uncached), the computations (`computed` log lines), each process's peak
+resident memory (sampled every 0.25 s), and, for the replicas, how many sessions Caddy sent to
+each (by the cookie each browser was given). Writes `test-results/bench/replicas.json`. Several minutes
 on two cores.
 """
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -30,8 +33,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -51,6 +56,8 @@ UNCACHED_SIZES = [(8, 64), (8, 128), (16, 64), (16, 128), (8, 512), (16, 512)]
 COMPUTED = re.compile(r"computed (\S+) ([0-9a-f]{16}) in")
 TIMEOUT_S = 300
 PER_BROWSER = 4
+REPLICA_COOKIE = "ibl_replica"
+"""The cookie by which deploy/Caddyfile keeps a browser on its replica (`lb_policy cookie`)."""
 
 
 def _rss(pid: int) -> int:
@@ -102,8 +109,9 @@ async def _visit(browser, url: str, cached: bool = True) -> dict:
         await page.wait_for_selector(IDLE, state="attached", timeout=TIMEOUT_S * 1000)
         if await page.locator(EXCEPTION).count():
             errors.append("exception")
+        replica = {c["name"]: c["value"] for c in await context.cookies()}.get(REPLICA_COOKIE)
         return {"url": url, "cached": cached, "first_chart_s": first, "pressed_start": pressed,
-                "errors": errors}
+                "errors": errors, "replica": replica}
     except Exception as error:  # a timeout or a crash counts as a session not served
         return {"url": url, "cached": cached, "first_chart_s": None,
                 "errors": errors + [repr(error)[:200]]}
@@ -133,7 +141,15 @@ async def _load(front: str, sessions: int, uncached: int) -> list:
     return results
 
 
-def _summary(results: list, logs: list, peaks: dict, seconds: float) -> dict:
+def _replica_names(addresses: dict) -> dict:
+    """Caddy's cookie value for each replica (`{name: "host:port"}`): the hex HMAC-SHA256 of the
+    upstream's address under the policy's secret, none here."""
+    return {hmac.new(b"", address.encode(), hashlib.sha256).hexdigest(): name
+            for name, address in addresses.items()}
+
+
+def _summary(results: list, logs: list, peaks: dict, seconds: float,
+             replicas: Optional[dict] = None) -> dict:
     def times(cached: bool) -> list:
         return sorted(r["first_chart_s"] for r in results
                       if r["first_chart_s"] is not None and r["cached"] == cached)
@@ -146,7 +162,12 @@ def _summary(results: list, logs: list, peaks: dict, seconds: float) -> dict:
             if fresh else None,
             "computations": [m.group(1) for log in logs for m in COMPUTED.finditer(
                 Path(log).read_text())],
-            "peak_rss_mib": peaks, "wall_s": round(seconds, 1)}
+            "peak_rss_mib": peaks, "wall_s": round(seconds, 1),
+            # Sessions per replica, by the cookie each browser was given (served or not).
+            "sessions_per_replica": dict(sorted(Counter(
+                replicas.get(r.get("replica"), f"no or unknown cookie: {r.get('replica')}")
+                for r in results
+            ).items())) if replicas else None}
 
 
 def replicas(sessions: int, uncached: int, folder: Path) -> dict:
@@ -181,7 +202,8 @@ def replicas(sessions: int, uncached: int, folder: Path) -> dict:
                        "redis": redis_server.process.pid, "caddy": proxy.pid})
         start = time.perf_counter()
         results = asyncio.run(_load(f"http://127.0.0.1:{port}", sessions, uncached))
-        return _summary(results, [*logs, worker_log], peaks.stop(), time.perf_counter() - start)
+        return _summary(results, [*logs, worker_log], peaks.stop(), time.perf_counter() - start,
+                        _replica_names({"web a": a[7:], "web b": b[7:]}))
 
 
 def embedded(sessions: int, uncached: int, folder: Path) -> dict:
