@@ -14,13 +14,13 @@ read them, and retries an abandoned job (its worker died) a set number of times
   so whoever can write to the Redis server cannot make a worker run code of their choosing.
 - **One job per view**: a job's id is `ibl-<cache key>`; a web process asking for a view whose job
   is queued or running waits on that job instead of adding another.
-- **A worker killed mid-job** (`kill -9`, a lost machine) stops its heartbeat (every `guard.heartbeat_s()`,
-  5 s by default, expiring after three); a web process waiting on the job then finds it abandoned
-  (RQ's `StartedJobRegistry.cleanup`) and it is queued again once, for the next worker; abandoned
-  twice, it fails and the page says so in a sentence.
-- **No worker reachable** (none alive, `live_workers`; the server down; a job queued `QUEUED_PATIENCE_S`
-  without being taken): `submit` returns None or `wait` raises `NoWorker`, and the web process
-  computes the view itself, with a notice (`engine.cache`).
+- **A worker killed mid-job** (`kill -9`, a lost machine) stops its heartbeat (every
+  `guard.heartbeat_s()`, 5 s by default, expiring after three); a web process waiting on the job
+  then finds it abandoned (RQ's `StartedJobRegistry.cleanup`) and it is queued again once, for the
+  next worker; abandoned twice, it fails and the page says so in a sentence.
+- **No worker reachable** (none alive, `live_workers`; the server down; a job queued
+  `QUEUED_PATIENCE_S` without being taken): `submit` returns None or `wait` raises `NoWorker`, and
+  the web process computes the view itself, with a notice (`engine.cache`).
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ diskcache store, with the same contract.
   Lua script (atomic on the server, so several processes never evict past each other). The
   Redis server's own `maxmemory` may stay unset: the bound is the cache's.
 - **One computation per key across every process and machine**: `lock(key)` is a Redis lock
-  (`SET NX PX`, redis-py's `Lock`) renewed by its holder every heartbeat (`heartbeat_s`, 5 s by
-  default) while it computes, with an expiry of three heartbeats. A holder that dies (`kill -9`,
-  a lost machine) stops renewing, so its lock expires within three heartbeats and the next caller
-  computes afresh.
+  (`SET NX PX`, redis-py's `Lock`) renewed by its holder every heartbeat (`guard.heartbeat_s()`,
+  5 s by default, given by `engine.cache`) while it computes, with an expiry of three heartbeats.
+  A holder that dies (`kill -9`, a lost machine) stops renewing, so its lock expires within three
+  heartbeats and the next caller computes afresh.
 - **Faults**: on a server that cannot be reached, a read is a miss, and a write or a lock raises
   `Unreachable` (an `OSError`), which `engine.cache` reads as a result not saved and a lock of
   this process only; `problem()` says so in a sentence for the pages and the health check. redis-py reconnects by
