@@ -2,6 +2,7 @@
 check that a run drew its charts without an exception or an error box."""
 
 import base64
+import importlib
 import json
 
 import numpy as np
@@ -19,6 +20,13 @@ def open_page(page: str, *, timeout: float = 600, confirm: bool = True, **query)
     if buttons:
         buttons[0].click().run()
     return at
+
+
+def views_wait_for_their_button(monkeypatch) -> None:
+    """Every view not yet cached waits for its start button (`ui.compute.CONFIRM_ABOVE_S` set to
+    0), for a test of what a page does with its link rather than of the view it would train."""
+    compute = importlib.import_module("ui.compute")  # the module (`ui` exports its function)
+    monkeypatch.setattr(compute, "CONFIRM_ABOVE_S", 0.0)
 
 
 def charts(at: AppTest) -> list[dict]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import assert_ok, charts, open_page, url
+from apptest_helpers import assert_ok, charts, open_page, url, views_wait_for_their_button
 from engine.experiments import universality as uni
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "universality.py")
@@ -92,11 +92,15 @@ def test_a_sweep_over_the_time_budget_is_refused_before_training():
     ({"target": "os.system"}, "target"),
     ({"view": "both"}, "view"),
 ], ids=lambda v: v if isinstance(v, str) else None)
-def test_malformed_url_warns_and_falls_back(query, bad):
-    at = run(**{**SMALL, **query})
+def test_malformed_url_warns_and_falls_back(query, bad, monkeypatch):
+    """The link is the point: the view it falls back to is not trained, it waits for its button,
+    which shows that the fallen-back settings passed the engine's guard."""
+    views_wait_for_their_button(monkeypatch)
+    at = open_page(PAGE, timeout=TIMEOUT, confirm=False, **{**SMALL, **query})
     assert not at.exception, [e.value for e in at.exception]
     warnings = [w.value for w in at.warning]
     assert any(f"`{bad}=" in w for w in warnings), warnings
+    assert [b for b in at.button if b.key and b.key.startswith("run.")], "no start button"
 
 
 def test_depth_view():
