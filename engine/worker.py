@@ -61,25 +61,29 @@ RQ_DEQUEUE_MARGIN_S = 15
 
 
 class Worker(rq.SimpleWorker):
-    """RQ's `SimpleWorker` with a heartbeat while a job runs (every `guard.heartbeat_s()`; RQ's own
-    beats only between jobs) and a short expiry, so a killed worker's job is soon abandoned."""
+    """RQ's `SimpleWorker` that beats every `heartbeat_s` seconds, idle (its dequeue loop wakes
+    that often) or busy (a thread in `execute_job`; RQ's own beats only between jobs), and keeps
+    its key and its job's for three beats at a time instead of RQ's minute and more: a worker
+    that dies leaves `jobs.live_workers` within three heartbeats, and a job it held is soon
+    abandoned."""
+
+    def __init__(self, *args: Any, heartbeat_s: float = guard.DEFAULT_HEARTBEAT_S, **kwargs: Any):
+        self.heartbeat_s = heartbeat_s
+        super().__init__(*args, job_monitoring_interval=heartbeat_s,
+                         worker_ttl=RQ_DEQUEUE_MARGIN_S + math.ceil(heartbeat_s), **kwargs)
 
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
-        return max(1, math.ceil(3 * guard.heartbeat_s()))
+        return max(1, math.ceil(3 * self.heartbeat_s))
 
     def heartbeat(self, timeout: Any = None, pipeline: Any = None) -> None:
-        """Keep this worker's key for three heartbeats at each beat, idle (the dequeue loop wakes
-        every heartbeat, `main`'s `worker_ttl`) or busy (`execute_job`'s thread), instead of RQ's
-        minute and more: a worker that dies leaves `jobs.live_workers` within three heartbeats."""
         super().heartbeat(self.get_heartbeat_ttl(None), pipeline=pipeline)
 
     def execute_job(self, job: Any, queue: Any) -> None:
         execution = self.prepare_execution(job)
         done = threading.Event()
-        heartbeat = guard.heartbeat_s()
 
         def beat() -> None:
-            while not done.wait(heartbeat):
+            while not done.wait(self.heartbeat_s):
                 with contextlib.suppress(Exception):
                     self.maintain_heartbeats(job, execution)
 
@@ -110,8 +114,6 @@ def main() -> int:
     cache.enable_compilation_cache()
     client = jobs.connection(url)
     worker = Worker([jobs.queue(client)], connection=client, job_class=jobs.SafeJob,
-                    serializer=JSONSerializer, job_monitoring_interval=heartbeat,
-                    worker_ttl=RQ_DEQUEUE_MARGIN_S + math.ceil(heartbeat),  # dequeue: every beat
-                    maintenance_interval=60)
+                    serializer=JSONSerializer, heartbeat_s=heartbeat, maintenance_interval=60)
     worker.work(with_scheduler=False)
     return 0

@@ -193,7 +193,6 @@ def test_a_job_naming_another_function_is_refused(queue_on, tmp_path):
     assert "was refused" in planted.latest_result().exc_string
 
 
-
 def test_a_worker_refuses_a_bad_heartbeat_setting_with_a_sentence(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), IBL_CACHE_DIR=str(tmp_path),
                **{cache.CACHE_URL_ENV: "redis://127.0.0.1:1/0", guard.HEARTBEAT_ENV: "soon"})
