@@ -105,7 +105,8 @@ def depth_page(controls: ui.UrlControls) -> None:
                                default=default.d if default.d in choices else choices[1])
     target = controls.selectbox("depth_target", "Target", tasks.TARGETS,
                                 default=default.target)
-    top = controls.select_slider("max_channels", "Largest channel count", [4, 16, 64, 256],
+    top = controls.select_slider("max_channels", "Largest channel count",
+                                 [4, 8, 16, 32, 64, 128, 256],
                                  default=max(default.channels))
     channels = tuple(sorted({max(top // 16, 1), max(top // 4, 1), top}))
     n_train = controls.select_slider("n_train", "Training samples", SIZES,
