@@ -469,6 +469,18 @@ def computation_slots() -> Slots:
         return _slots[count]
 
 
+def worker_turns() -> Slots:
+    """The process's turns at the workers' queue (`engine.jobs`): one view at a time per owner, no
+    other bound (the workers are the bound, and the queue in Redis is first come, first served).
+    So a visitor's second tab waits in the web process until its first view is done, instead of
+    queueing a second job ahead of other visitors' (a browser's tabs reach one web replica: the
+    proxy's cookie)."""
+    return _worker_turns
+
+
+_worker_turns = Slots(None)
+
+
 # --- Calibration of the time estimates ----------------------------------------------------------
 
 CALIBRATE_ENV = "IBL_CALIBRATE"
@@ -723,7 +735,10 @@ class Cached(Generic[R]):
             from engine import jobs  # RQ, imported only where a shared cache is configured
 
             if jobs.enabled():
-                value = self._on_a_worker(jobs, spec, key, progress)
+                with worker_turns().hold(owner, waiting):
+                    value = read(key, self.returns)  # computed while this caller waited its turn
+                    if value is _MISS:
+                        value = self._on_a_worker(jobs, spec, key, progress, waiting)
                 if value is not _MISS:
                     return value
         with _key_lock(key):
@@ -740,17 +755,19 @@ class Cached(Generic[R]):
                           "-" if estimated is None else f"{estimated:.1f} s idle")
         return value
 
-    def _on_a_worker(self, jobs: Any, spec: Any, key: str, progress: Progress) -> Any:
+    def _on_a_worker(self, jobs: Any, spec: Any, key: str, progress: Progress,
+                     waiting: Waiting) -> Any:
         """The view computed by a worker (`engine.jobs`) and read from the cache; `_MISS`, with a
         notice (`last_notice`), when no worker is reachable or its result cannot be read, so the
-        caller computes it itself. A job that failed raises `jobs.JobFailed` with its sentence."""
+        caller computes it itself. A job that failed raises `jobs.JobFailed` with its sentence.
+        While the job waits in the queue, `waiting` hears its place there."""
         job = jobs.submit(cache_url(), self.name, key, spec, self.budget_s)
         if job is None:
             _saved.notice = ("No worker is reachable on the shared queue (IBL_WORKERS=1): this "
                              "view was computed by the web server itself.")
             return _MISS
         try:
-            jobs.wait(job, progress)
+            jobs.wait(job, progress, waiting)
         except jobs.JobFailed:
             raise
         except Exception as error:  # NoWorker, or the queue in a state RQ did not expect

@@ -14,6 +14,10 @@ read them, and retries an abandoned job (its worker died) a set number of times
   so whoever can write to the Redis server cannot make a worker run code of their choosing.
 - **One job per view**: a job's id is `ibl-<cache key>`; a web process asking for a view whose job
   is queued or running waits on that job instead of adding another.
+- **One view per visitor at a time**: a web process sends a visitor's views to the queue one after
+  the other (`engine.cache.worker_turns`), so two tabs of one browser cannot put two jobs ahead of
+  other visitors'; jobs are taken first come, first served, and a page waiting on a queued job is
+  told its place in the queue (`wait`'s `waiting`).
 - **A worker killed mid-job** (`kill -9`, a lost machine) stops its heartbeat (every
   `guard.heartbeat_s()`, 5 s by default, expiring after three); a web process waiting on the job
   then finds it abandoned (RQ's `StartedJobRegistry.cleanup`) and it is queued again once, for the
@@ -39,6 +43,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from engine import codec, guard
+from engine.slots import REPORT_EVERY_S, Queued, Waiting
 from engine.redis_store import TIMEOUT_S
 
 WORKERS_ENV = "IBL_WORKERS"
@@ -132,18 +137,27 @@ def submit(url: str, name: str, key: str, spec: Any, timeout_s: Optional[float])
         return None
 
 
-def wait(job: Job, progress: Optional[Callable[[int, int], None]] = None) -> None:
-    """Wait until `job` is done, passing its progress on. Raises `JobFailed` (with the worker's
-    sentence) when it failed, `NoWorker` when no worker took it in `QUEUED_PATIENCE_S` or the
-    server went away."""
+def wait(job: Job, progress: Optional[Callable[[int, int], None]] = None,
+         waiting: Waiting = None) -> None:
+    """Wait until `job` is done, passing its progress on, and, while it waits in the queue, its
+    place there to `waiting` (`engine.slots.Queued`: `ahead` jobs are taken before it, `running`
+    are being computed), at least every `slots.REPORT_EVERY_S`. Raises `JobFailed` (with the
+    worker's sentence) when it failed, `NoWorker` when no worker took it in `QUEUED_PATIENCE_S` or
+    the server went away."""
     queued_since = time.monotonic()
-    last_cleanup = 0.0
+    last_cleanup = last_place = 0.0
     reported = None
     registry = StartedJobRegistry(queue=queue(job.connection))
     heartbeat = guard.heartbeat_s()
     try:
         while True:
             status = job.get_status(refresh=True)
+            if (waiting is not None and status == JobStatus.QUEUED
+                    and time.monotonic() - last_place >= REPORT_EVERY_S):
+                ahead = job.get_position()
+                waiting(Queued(ahead=ahead or 0, running=registry.get_job_count(cleanup=False),
+                               mine=False))
+                last_place = time.monotonic()
             if status in (JobStatus.STARTED, JobStatus.FINISHED):
                 queued_since = time.monotonic()
                 meta = job.get_meta(refresh=True).get("progress")

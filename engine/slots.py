@@ -1,5 +1,5 @@
 """Fair computation slots: at most `count` computations at once in one process, at most one of them
-per owner, served first come, first served.
+per owner, served first come, first served (`Slots(None)`: no bound but the one per owner).
 
 An owner is whoever a computation is for: the dashboard passes one per visitor (a browser, so two
 tabs are one owner). A caller whose owner already runs a computation waits, and lets the callers
@@ -42,10 +42,11 @@ Waiting = Optional[Callable[[Queued], None]]
 
 
 class Slots:
-    """`count` slots, shared by every thread of a process (module docstring)."""
+    """`count` slots (None: as many as there are owners), shared by every thread of a process
+    (module docstring)."""
 
-    def __init__(self, count: int):
-        if count < 1:
+    def __init__(self, count: Optional[int]):
+        if count is not None and count < 1:
             raise ValueError(f"a process needs at least one computation slot, not {count}.")
         self.count = count
         self._changed = threading.Condition()
@@ -78,7 +79,8 @@ class Slots:
                 break
             if not self._busy(queued_owner):
                 ahead += 1
-        if ahead == 0 and running < self.count and not self._busy(owner):
+        free = self.count is None or running < self.count
+        if ahead == 0 and free and not self._busy(owner):
             return None
         return Queued(ahead=ahead, running=running, mine=self._busy(owner))
 

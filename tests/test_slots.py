@@ -73,6 +73,22 @@ def test_one_computation_per_owner_and_the_next_visitor_goes_first():
     other.join(0)  # b1 still holds its slot until its own event; the test ends it with the process
 
 
+def test_without_a_count_only_an_owners_second_computation_waits():
+    """`Slots(None)` (the web process's turns at the workers' queue): any number of owners at once,
+    each one at a time."""
+    pool, started, release = Slots(None), [], threading.Event()
+    reports: list[Queued] = []
+    threads = [_hold(pool, f"visitor-{name}", started, release, name) for name in "abcdef"]
+    _until(lambda: len(started) == 6)
+    second = _hold(pool, "visitor-a", started, release, "a2", reports)
+    _until(lambda: reports)
+    assert reports[0] == Queued(ahead=0, running=6, mine=True) and "a2" not in started
+    release.set()
+    for thread in threads + [second]:
+        thread.join(5)
+    assert started[-1] == "a2" and pool.running == pool.queued == 0
+
+
 def test_the_waiting_are_told_how_many_are_ahead():
     pool, started, release = Slots(1), [], threading.Event()
     first = _hold(pool, "a", started, release, "a")

@@ -7,6 +7,7 @@ other function is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import rq
 from rq.serializers import JSONSerializer
 
 from engine import cache, guard, jobs
+from engine.slots import Queued
 from engine.experiments import eigenstructure, universality
 from redis_helpers import Server
 
@@ -114,6 +116,32 @@ def test_a_view_is_computed_on_the_worker_with_its_progress_passed_on(queue_on):
     # Asked again: read from the shared cache, no new job.
     universality.depth_sweep(SLOW)
     assert len(_computed(worker)) == 1
+
+
+def test_a_visitors_second_view_waits_its_turn_and_the_others_see_their_place(queue_on):
+    """One view per visitor on the shared queue: visitor a's second view (another tab) is not
+    queued while a's first is computed, it waits in the web process and is told why; visitor b's
+    view is queued at once and told its place. So the worker computes b's view before a's second."""
+    start_worker, client, _ = queue_on
+    worker = start_worker()
+    longer = dataclasses.replace(SLOW, d=16, steps=1000)
+    a1, _ = _in_thread(universality.depth_sweep, longer, owner="visitor-a")
+    _when_started(worker)
+    told = {"a": [], "b": []}
+    a2, _ = _in_thread(universality.depth_sweep, SLOW, owner="visitor-a",
+                       waiting=told["a"].append)
+    b, _ = _in_thread(eigenstructure.hypercube, QUICK, owner="visitor-b", waiting=told["b"].append)
+    deadline = time.time() + 60
+    while not (told["a"] and told["b"]):
+        assert time.time() < deadline, told
+        time.sleep(0.05)
+    assert told["a"][0] == Queued(ahead=0, running=1, mine=True)
+    assert told["b"][0] == Queued(ahead=0, running=1, mine=False)
+    assert jobs.queue(client).job_ids == [jobs.job_id(eigenstructure.hypercube.key(QUICK))]
+    for thread in (a1, a2, b):
+        thread.join(240)
+    assert [line.split("computed ")[1].split()[0] for line in _computed(worker)] == [
+        "universality.depth", "eigenstructure.hypercube", "universality.depth"]
 
 
 def test_a_worker_killed_mid_job_has_it_retried_once_by_the_next(queue_on):
