@@ -337,18 +337,19 @@ def _input_covariances(x1, x2, *, mode):
     return nngp, None, x1[:, None, :] * x1[None, :, :], x2[:, None, :] * x2[None, :, :]
 
 
-def _apply_layers(nngp, ntk, k11, k22, identical, *, layers, modes, lengths, degree):
+def _apply_layers(nngp, ntk, k11, k22, identical, scales, *, layers, modes, lengths, degree):
     """Run the recursion through `layers`; `modes[i]`, `lengths[i]` describe layer i's input;
     `identical[i, j]`: row i of the block's `x1` equals row j of its `x2` (rho = 1 exactly at every
-    position, which `activations.dual` keeps exact)."""
+    position, which `activations.dual` keeps exact); `scales[i]` is layer i's
+    `(w_std^2, b_std^2)` (`_scales`: `layers` carry their structure only)."""
     for i, layer in enumerate(layers):
         m_in, m_out, length = modes[i], modes[i + 1], lengths[i]
         if isinstance(layer, Dense):
-            w2, b2 = layer.w_std ** 2, layer.b_std ** 2
+            w2, b2 = scales[i, 0], scales[i, 1]
             nngp, k11, k22 = (w2 * a + b2 for a in (nngp, k11, k22))
             ntk = nngp if ntk is None else w2 * ntk + nngp
         elif isinstance(layer, Conv):
-            w2, b2 = layer.w_std ** 2, layer.b_std ** 2
+            w2, b2 = scales[i, 0], scales[i, 1]
             conv = _conv_full if m_in == FULL else _conv_diagonal
             nngp, k11, k22 = (w2 * conv(a, layer, length) + b2 for a in (nngp, k11, k22))
             ntk = nngp if ntk is None else w2 * conv(ntk, layer, length) + nngp
@@ -395,10 +396,27 @@ def _stages(arch: Architecture) -> list[tuple[int, int]]:
     return stages
 
 
-def _first_stage(x1, x2, identical, **kwargs):
+def _first_stage(x1, x2, identical, scales, **kwargs):
     """The input covariances and the first stage in one program, so XLA fuses the input products
     into the first layer instead of materialising them."""
-    return _apply_layers(*_input_covariances(x1, x2, mode=kwargs["modes"][0]), identical, **kwargs)
+    return _apply_layers(*_input_covariances(x1, x2, mode=kwargs["modes"][0]), identical, scales,
+                         **kwargs)
+
+
+def _scales(layers: Sequence) -> np.ndarray:
+    """`(len(layers), 2)` float64: each weight layer's `(w_std^2, b_std^2)`, zeros elsewhere. They
+    are an argument of a stage's program, not constants compiled into it (`_unscaled`), so
+    architectures that differ only in their scales (a page's w_std and b_std controls, the
+    reference cases) share one program."""
+    return np.array([(layer.w_std ** 2, layer.b_std ** 2) if isinstance(layer, (Dense, Conv))
+                     else (0.0, 0.0) for layer in layers], dtype=np.float64).reshape(-1, 2)
+
+
+def _unscaled(layer):
+    """`layer` with its scales set to their defaults: its structure, the key of its program."""
+    if isinstance(layer, (Dense, Conv)):
+        return dataclasses.replace(layer, w_std=1.0, b_std=0.0)
+    return layer
 
 
 @functools.lru_cache(maxsize=256)
@@ -408,9 +426,12 @@ def _compiled_stage(layers: tuple, modes: tuple, lengths: tuple, degree: int, fi
 
 
 def _stage_functions(plan: "KernelPlan") -> list:
-    """The compiled stages of a plan, in order (looked up once per call, not once per block)."""
-    return [_compiled_stage(plan.arch[start:stop], plan.modes[start:stop + 1],
-                            plan.lengths[start:stop + 1], plan.quadrature_degree, start == 0)
+    """The compiled stages of a plan, in order, each with its layers' scales (looked up once per
+    call, not once per block)."""
+    return [(_compiled_stage(tuple(map(_unscaled, plan.arch[start:stop])),
+                             plan.modes[start:stop + 1], plan.lengths[start:stop + 1],
+                             plan.quadrature_degree, start == 0),
+             jnp.asarray(_scales(plan.arch[start:stop])))
             for start, stop in _stages(plan.arch)]
 
 
@@ -418,8 +439,8 @@ def _kernel_block(stages: list, x1, x2, identical):
     """NNGP and NTK for all pairs of the rows of `x1` and `x2` (one block), dispatched
     asynchronously stage by stage."""
     state = (x1, x2)
-    for fn in stages:
-        state = fn(*state, identical)
+    for fn, scales in stages:
+        state = fn(*state, identical, scales)
     return state[0], state[1]
 
 

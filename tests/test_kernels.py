@@ -397,6 +397,12 @@ def test_compiled_once_per_architecture_and_block_shape():
         assert info.misses == misses and info.hits > hits
         assert not np.array_equal(first.nngp, second.nngp)
 
+        # Other scales, the same structure: the scales are arguments of the same programs.
+        start = len(_COMPILES)
+        rescaled = nngp_ntk(mlp(2, activation="erf", w_std=0.75, b_std=0.5), x)
+        assert len(_COMPILES) == start, f"{len(_COMPILES) - start} new compilation(s)"
+        assert not np.allclose(rescaled.nngp, first.nngp)  # (their values: the reference tests)
+
         start = len(_COMPILES)
         nngp_ntk(layers, x[:4])  # a new block shape compiles again
         assert len(_COMPILES) > start
