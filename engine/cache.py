@@ -469,6 +469,9 @@ def computation_slots() -> Slots:
         return _slots[count]
 
 
+_worker_turns = Slots(None)
+
+
 def worker_turns() -> Slots:
     """The process's turns at the workers' queue (`engine.jobs`): one view at a time per owner, no
     other bound (the workers are the bound, and the queue in Redis is first come, first served).
@@ -476,9 +479,6 @@ def worker_turns() -> Slots:
     queueing a second job ahead of other visitors' (a browser's tabs reach one web replica: the
     proxy's cookie)."""
     return _worker_turns
-
-
-_worker_turns = Slots(None)
 
 
 # --- Calibration of the time estimates ----------------------------------------------------------

@@ -43,8 +43,8 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from engine import codec, guard
-from engine.slots import REPORT_EVERY_S, Queued, Waiting
 from engine.redis_store import TIMEOUT_S
+from engine.slots import REPORT_EVERY_S, Queued, Waiting
 
 WORKERS_ENV = "IBL_WORKERS"
 QUEUE = "ibl"
