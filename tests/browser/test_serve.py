@@ -1,16 +1,22 @@
 """`python serve.py`, `make run`'s command, in a real browser: the background warm from the first
-start (lowest priority, counted on the home page, gone with the server) and a link too long for
-Streamlit named to the visitor."""
+start (lowest priority, counted on the home page, gone with the server), a link too long for
+Streamlit named to the visitor, and the project's Streamlit settings (`.streamlit/config.toml`)
+keeping an uncaught error's details from the visitor."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from tests.browser.conftest import RESULTS, VIEWPORT, StreamlitPage, served_app
+from tests.browser.conftest import (EXCEPTION, HEALTH_TIMEOUT_S, RESULTS, ROOT, UI_TIMEOUT_MS,
+                                    VIEWPORT, StreamlitPage, _free_port, _stop, _wait_healthy,
+                                    served_app)
 from ui.links import REFUSED_SENTENCE
 from ui.warming import LOWEST_PRIORITY
 
@@ -97,3 +103,52 @@ def test_a_link_too_long_to_read_says_so(app):
         assert "p1000" not in app.page.url
     app.open("/eigenstructure?d=9")  # an ordinary link: no such sentence
     assert app.page.get_by_text(REFUSED_SENTENCE[:40]).count() == 0
+
+
+SECRET = "a detail no visitor should read"
+FAILING_SCRIPT = f"raise RuntimeError({SECRET!r} + ' in ' + __file__)\n"
+
+
+@contextlib.contextmanager
+def _served_script(script: Path, log: Path, *options: str):
+    """`streamlit run script` from the project's root, so with its `.streamlit/config.toml`."""
+    port = _free_port()
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+             "--server.address", "127.0.0.1", *options],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log, HEALTH_TIMEOUT_S)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
+
+
+def _error_shown(browser, base: str) -> str:
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.goto(base + "/")
+        shown = page.locator(EXCEPTION)
+        shown.first.wait_for(timeout=UI_TIMEOUT_MS)
+        return shown.first.inner_text()
+    finally:
+        context.close()
+
+
+def test_an_uncaught_error_shows_the_visitor_no_details(browser, tmp_path):
+    """Whatever escapes every page's own handling, a visitor sees Streamlit's generic notice: no
+    message, no traceback, no server path; the details go to the server's log. The same script
+    with the details switched on shows all three, so the check can tell them apart."""
+    script = tmp_path / "failing_page.py"
+    script.write_text(FAILING_SCRIPT)
+    log = RESULTS / "uncaught_error-server.log"
+    with _served_script(script, log) as base:
+        shown = _error_shown(browser, base)
+    for detail in (SECRET, "RuntimeError", "Traceback", str(tmp_path)):
+        assert detail not in shown, shown
+    assert SECRET in log.read_text(errors="replace")  # the details are in the server's log
+    with _served_script(script, tmp_path / "details.log", "--client.showErrorDetails", "full") as base:
+        shown = _error_shown(browser, base)
+    assert SECRET in shown and "RuntimeError" in shown, shown
