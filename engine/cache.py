@@ -34,9 +34,9 @@ returns: callers of one key wait on the key's lock (and then read the result), a
 waits, and only distinct computations queue for slots. Since every view is refused beforehand when
 its estimated memory exceeds `engine.guard.memory_budget()`, a server's memory stays within about
 `max_computations() * memory_budget()` above its baseline, however many sessions (a lecture hall)
-ask for different views at once. A computation that runs well past its estimate, or past its
-budget, is stopped at its next progress report (`guard.overrun_after`), so a slot is never held for
-much longer than the visitor was told.
+ask for different views at once. A computation that runs well past its estimate (at the highest
+load seen since it started), or past its budget, is stopped at its next progress report
+(`guard.overrun_after`), so a slot is never held for much longer than the visitor was told.
 
 Estimates that hold: a view's `estimate` is a model of its work with constants fitted on one idle
 CPU. Each computation records how long it took against that estimate (`calibration`), and
@@ -501,6 +501,10 @@ def calibrating() -> bool:
     return os.environ.get(CALIBRATE_ENV, "1").strip() != "0"
 
 
+LOAD_READ_EVERY_S = 1.0
+"""How often a running computation reads the machine's load (`Cached._compute`)."""
+
+
 def load_factor() -> float:
     """How many times slower than on an idle machine a computation runs now, from the one-minute
     load average: `max(1, (load + 1) / cores)` (the `+ 1` is the computation itself)."""
@@ -783,25 +787,42 @@ class Cached(Generic[R]):
     def _compute(self, spec: Any, progress: Progress, partial: Partial) -> tuple:
         """`(value, seconds, estimated idle seconds, load)` of one computation, refused when this
         machine is now too busy for the budget, and stopped (`guard.Overrun`, nothing kept) at its
-        next report once it runs past `guard.overrun_after` its estimate."""
+        next report once it runs past `guard.overrun_after` its estimate. That estimate follows the
+        machine's load while the computation runs (the highest `load_factor` seen since it
+        started, read at most once a second and before any stop): a machine that gets busier
+        after the start makes the computation slower, not runaway."""
         estimated = None if self._estimate is None else float(self._estimate(spec))
         now_s = None if estimated is None else estimated * self._machine()
         if now_s is not None and self.budget_s is not None:
             # On a machine busier than usual, a view within its budget on an idle machine may
             # not be within it now.
             guard.refuse_if_slow(now_s, self.budget_s, self.advice)
-        limit = guard.overrun_after(now_s, self.budget_s)
         load = load_factor()
+        # The estimate on this machine at a load factor of 1 (`now_s` includes the start's load
+        # only where estimates are calibrated), and at the busiest load seen so far.
+        idle_s = None if now_s is None else now_s / (load if calibrating() else 1.0)
+        watch = {"busiest": load, "read_at": 0.0,
+                 "limit": guard.overrun_after(None if idle_s is None else idle_s * load,
+                                              self.budget_s)}
         start = time.perf_counter()
 
         def watched(report: Optional[Callable]) -> Callable:
             def call(*args: Any) -> None:
                 ran = time.perf_counter() - start
+                limit = watch["limit"]
+                if ran - watch["read_at"] >= LOAD_READ_EVERY_S or (limit is not None
+                                                                   and ran > limit):
+                    watch["read_at"] = ran
+                    watch["busiest"] = max(watch["busiest"], load_factor())
+                    expected = None if idle_s is None else idle_s * watch["busiest"]
+                    watch["limit"] = limit = guard.overrun_after(expected, self.budget_s)
                 if limit is not None and ran > limit:
                     if estimated is not None:  # the estimate learns from what it missed
                         record_time(self.name, estimated, ran, load)
-                    _log.warning("stopped %s after %.1f s (limit %.1f s)", self.name, ran, limit)
-                    raise guard.Overrun(guard.overrun_message(ran, now_s, self.advice))
+                    _log.warning("stopped %s after %.1f s (limit %.1f s, load factor %.1f)",
+                                 self.name, ran, limit, watch["busiest"])
+                    raise guard.Overrun(guard.overrun_message(
+                        ran, None if idle_s is None else idle_s * watch["busiest"], self.advice))
                 if report is not None:
                     report(*args)
             return call

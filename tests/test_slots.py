@@ -6,6 +6,7 @@ its slot given back; the separation page's worker threads stopped with their cal
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 import time
 
@@ -175,6 +176,7 @@ def test_an_overrunning_computation_is_stopped_with_a_sentence_and_nothing_kept(
     monkeypatch.setattr(guard, "OVERRUN_MARGIN_S", 0.2)
     monkeypatch.setenv(guard.MAX_COMPUTATIONS_ENV, "1")
     monkeypatch.setenv(cache.CALIBRATE_ENV, "0")  # the estimate as declared
+    monkeypatch.setattr(cache, "load_factor", lambda: 1.0)  # an idle machine throughout
     steps = []
 
     @cache.cached("test.overrun", estimate=lambda spec: 0.1, budget_s=60.0)
@@ -194,6 +196,40 @@ def test_an_overrunning_computation_is_stopped_with_a_sentence_and_nothing_kept(
     assert slow.lookup(Spec(200)) is None  # nothing kept
     assert slow(Spec(3)) == 3  # the slot was given back; a view within its limit completes
     assert cache.computation_slots().running == 0
+
+
+def test_a_machine_that_gets_busier_slows_a_computation_without_stopping_it(cache_dir,
+                                                                             monkeypatch, caplog):
+    """The limit follows the load while the computation runs: idle at the start (limit 0.3 s
+    here), three times busier from 0.2 s on (limit 2 x 0.3 s = 0.6 s). A run of 0.5 s, past the
+    idle limit, completes and is kept; a longer one is stopped past the busier limit, which the
+    server's log gives with the load."""
+    monkeypatch.setattr(guard, "OVERRUN_FACTOR", 2.0)
+    monkeypatch.setattr(guard, "OVERRUN_MARGIN_S", 0.2)
+    monkeypatch.setenv(cache.CALIBRATE_ENV, "0")
+    began = {}
+
+    def load_factor():  # the one-minute load as a computation would read it
+        return 3.0 if time.perf_counter() - began.get("at", math.inf) > 0.2 else 1.0
+
+    monkeypatch.setattr(cache, "load_factor", load_factor)
+
+    @cache.cached("test.busier", estimate=lambda spec: 0.1, budget_s=60.0)
+    def slow(spec, *, progress=None):
+        began.setdefault("at", time.perf_counter())
+        for step in range(spec.n):
+            time.sleep(0.05)
+            progress(step + 1, spec.n)
+        return spec.n
+
+    assert slow(Spec(10)) == 10 and slow.lookup(Spec(10)) == 10  # 0.5 s: slower, not stopped
+    began.clear()
+    start = time.perf_counter()
+    with pytest.raises(guard.Overrun, match=r"^Stopped after .* was expected on this machine"):
+        slow(Spec(200))
+    assert 0.6 <= time.perf_counter() - start < 1.2
+    assert "(limit 0.6 s, load factor 3.0)" in caplog.text
+    assert slow.lookup(Spec(200)) is None
 
 
 def test_a_stopped_caller_stops_the_separation_pages_worker_threads():

@@ -65,6 +65,8 @@ VIEWS = [
 ]
 """The shared links: `(view, cached function, spec)`, each spec one the page builds from its
 link."""
+ERROR = '[data-testid="stAlertContentError"]'
+"""An error box (a view refused or stopped, with its sentence): a session showing one is done."""
 SESSION_ALLOWANCE_MB = 40
 """Server memory per connected session beyond the computations (Streamlit's session state, the
 charts' JSON, websocket buffers)."""
@@ -110,7 +112,7 @@ async def visit(browser, base: str, session: Session, everyone_ready: asyncio.Ba
         expected = 2  # each Universality view draws two charts
         await page.wait_for_function(
             f"document.querySelectorAll('{PLOT_DRAWN}').length >= {expected} || "
-            f"document.querySelector('{EXCEPTION}') !== null",
+            f"document.querySelector('{EXCEPTION}, {ERROR}') !== null",
             timeout=BUDGET_S * 1000, polling=500)
         session.seconds = time.perf_counter() - start
         # The first results are drawn while the view trains: count the charts once the run is
@@ -118,12 +120,12 @@ async def visit(browser, base: str, session: Session, everyone_ready: asyncio.Ba
         await page.wait_for_selector(IDLE, state="attached", timeout=BUDGET_S * 1000)
         await page.wait_for_function(
             f"document.querySelectorAll('{PLOT_DRAWN}').length >= {expected} || "
-            f"document.querySelector('{EXCEPTION}') !== null",
+            f"document.querySelector('{EXCEPTION}, {ERROR}') !== null",
             timeout=BUDGET_S * 1000, polling=500)
         session.charts = await page.locator(".js-plotly-plot").count()
         session.start_buttons_left = await button.count()  # the charts replace the question
         session.exceptions = await page.locator(EXCEPTION).all_inner_texts()
-        session.errors = await page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+        session.errors = await page.locator(ERROR).all_inner_texts()
         await page.screenshot(path=str(RESULTS / f"lecture_load-session-{session.number}.png"))
     finally:
         await context.close()

@@ -117,7 +117,8 @@ def _served_script(script: Path, log: Path, *options: str):
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
              "--server.address", "127.0.0.1", *options],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log, HEALTH_TIMEOUT_S)
         yield f"http://127.0.0.1:{port}"
@@ -149,6 +150,7 @@ def test_an_uncaught_error_shows_the_visitor_no_details(browser, tmp_path):
     for detail in (SECRET, "RuntimeError", "Traceback", str(tmp_path)):
         assert detail not in shown, shown
     assert SECRET in log.read_text(errors="replace")  # the details are in the server's log
-    with _served_script(script, tmp_path / "details.log", "--client.showErrorDetails", "full") as base:
+    details_on = ("--client.showErrorDetails", "full")
+    with _served_script(script, tmp_path / "details.log", *details_on) as base:
         shown = _error_shown(browser, base)
     assert SECRET in shown and "RuntimeError" in shown, shown
