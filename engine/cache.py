@@ -798,31 +798,31 @@ class Cached(Generic[R]):
             # not be within it now.
             guard.refuse_if_slow(now_s, self.budget_s, self.advice)
         load = load_factor()
-        # The estimate on this machine at a load factor of 1 (`now_s` includes the start's load
-        # only where estimates are calibrated), and at the busiest load seen so far.
+        # The estimate at a load factor of 1 (`now_s` holds the start's load only where estimates
+        # are calibrated), and so at the busiest load seen since the start.
         idle_s = None if now_s is None else now_s / (load if calibrating() else 1.0)
-        watch = {"busiest": load, "read_at": 0.0,
-                 "limit": guard.overrun_after(None if idle_s is None else idle_s * load,
-                                              self.budget_s)}
+
+        def expected(busiest: float) -> Optional[float]:
+            return None if idle_s is None else idle_s * busiest
+
+        busiest, read_at = load, 0.0
+        limit = guard.overrun_after(expected(busiest), self.budget_s)
         start = time.perf_counter()
 
         def watched(report: Optional[Callable]) -> Callable:
             def call(*args: Any) -> None:
+                nonlocal busiest, read_at, limit
                 ran = time.perf_counter() - start
-                limit = watch["limit"]
-                if ran - watch["read_at"] >= LOAD_READ_EVERY_S or (limit is not None
-                                                                   and ran > limit):
-                    watch["read_at"] = ran
-                    watch["busiest"] = max(watch["busiest"], load_factor())
-                    expected = None if idle_s is None else idle_s * watch["busiest"]
-                    watch["limit"] = limit = guard.overrun_after(expected, self.budget_s)
+                if ran - read_at >= LOAD_READ_EVERY_S or (limit is not None and ran > limit):
+                    read_at, busiest = ran, max(busiest, load_factor())
+                    limit = guard.overrun_after(expected(busiest), self.budget_s)
                 if limit is not None and ran > limit:
                     if estimated is not None:  # the estimate learns from what it missed
                         record_time(self.name, estimated, ran, load)
                     _log.warning("stopped %s after %.1f s (limit %.1f s, load factor %.1f)",
-                                 self.name, ran, limit, watch["busiest"])
-                    raise guard.Overrun(guard.overrun_message(
-                        ran, None if idle_s is None else idle_s * watch["busiest"], self.advice))
+                                 self.name, ran, limit, busiest)
+                    raise guard.Overrun(guard.overrun_message(ran, expected(busiest),
+                                                              self.advice))
                 if report is not None:
                     report(*args)
             return call
