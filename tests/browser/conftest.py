@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Optional
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -121,18 +122,22 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def served_app(cache: Path, log: Path, **env: str):
+def served_app(cache: Path, log: Path, *, script: Optional[Path] = None, options: tuple = (),
+               **env: str):
     """`python serve.py` on a free loopback port with `IBL_CACHE_DIR=cache` (and `env`; its
     background warm off unless `env` turns it on), its output in `log`: yields `(base_url,
     process)` once `/_stcore/health` answers `ok`, and stops the server at the end. Fails the
-    test, with the server's output, when it does not start."""
+    test, with the server's output, when it does not start. With `script`, `streamlit run
+    script` instead (from the project's root, so with its Streamlit settings); `options` are
+    more Streamlit options."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     environment = dict(os.environ, IBL_CACHE_DIR=str(cache), PYTHONUNBUFFERED="1",
                        **{"IBL_WARM": "0", **env})
-    command = [sys.executable, "serve.py", "--server.port", str(port),
+    served = ["serve.py"] if script is None else ["-m", "streamlit", "run", str(script)]
+    command = [sys.executable, *served, "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false", *options]
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out,
                                    stderr=subprocess.STDOUT)

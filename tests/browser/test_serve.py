@@ -5,17 +5,13 @@ keeping an uncaught error's details from the visitor."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.browser.conftest import (EXCEPTION, HEALTH_TIMEOUT_S, RESULTS, ROOT, UI_TIMEOUT_MS,
-                                    VIEWPORT, StreamlitPage, _free_port, _stop, _wait_healthy,
+from tests.browser.conftest import (EXCEPTION, RESULTS, UI_TIMEOUT_MS, VIEWPORT, StreamlitPage,
                                     served_app)
 from ui.links import REFUSED_SENTENCE
 from ui.warming import LOWEST_PRIORITY
@@ -109,23 +105,6 @@ SECRET = "a detail no visitor should read"
 FAILING_SCRIPT = f"raise RuntimeError({SECRET!r} + ' in ' + __file__)\n"
 
 
-@contextlib.contextmanager
-def _served_script(script: Path, log: Path, *options: str):
-    """`streamlit run script` from the project's root, so with its `.streamlit/config.toml`."""
-    port = _free_port()
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-             "--server.address", "127.0.0.1", *options],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log, HEALTH_TIMEOUT_S)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-
-
 def _error_shown(browser, base: str) -> str:
     context = browser.new_context(viewport=VIEWPORT)
     try:
@@ -141,16 +120,18 @@ def _error_shown(browser, base: str) -> str:
 def test_an_uncaught_error_shows_the_visitor_no_details(browser, tmp_path):
     """Whatever escapes every page's own handling, a visitor sees Streamlit's generic notice: no
     message, no traceback, no server path; the details go to the server's log. The same script
-    with the details switched on shows all three, so the check can tell them apart."""
+    with the details switched on shows the message and its type, so the check can tell them
+    apart."""
     script = tmp_path / "failing_page.py"
     script.write_text(FAILING_SCRIPT)
     log = RESULTS / "uncaught_error-server.log"
-    with _served_script(script, log) as base:
+    with served_app(tmp_path / "cache", log, script=script) as (base, _):
         shown = _error_shown(browser, base)
     for detail in (SECRET, "RuntimeError", "Traceback", str(tmp_path)):
         assert detail not in shown, shown
     assert SECRET in log.read_text(errors="replace")  # the details are in the server's log
     details_on = ("--client.showErrorDetails", "full")
-    with _served_script(script, tmp_path / "details.log", *details_on) as base:
+    with served_app(tmp_path / "cache", tmp_path / "details.log", script=script,
+                    options=details_on) as (base, _):
         shown = _error_shown(browser, base)
     assert SECRET in shown and "RuntimeError" in shown, shown
