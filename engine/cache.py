@@ -792,15 +792,15 @@ class Cached(Generic[R]):
         started, read at most once a second and before any stop): a machine that gets busier
         after the start makes the computation slower, not runaway."""
         estimated = None if self._estimate is None else float(self._estimate(spec))
-        now_s = None if estimated is None else estimated * self._machine()
+        load = load_factor()
+        # The estimate on this machine at a load factor of 1, and at the start's load where
+        # estimates are calibrated (`_machine`, with the load read once).
+        idle_s = None if estimated is None else estimated * calibration(self.name)
+        now_s = None if idle_s is None else idle_s * (load if calibrating() else 1.0)
         if now_s is not None and self.budget_s is not None:
             # On a machine busier than usual, a view within its budget on an idle machine may
             # not be within it now.
             guard.refuse_if_slow(now_s, self.budget_s, self.advice)
-        load = load_factor()
-        # The estimate at a load factor of 1 (`now_s` holds the start's load only where estimates
-        # are calibrated), and so at the busiest load seen since the start.
-        idle_s = None if now_s is None else now_s / (load if calibrating() else 1.0)
 
         def expected(busiest: float) -> Optional[float]:
             return None if idle_s is None else idle_s * busiest
