@@ -4,8 +4,13 @@ end with the server are checked in tests/browser/test_serve.py."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+
 import pytest
 
+import engine.__main__
+from engine import cache, guard
 from engine.__main__ import warm_jobs
 from engine.experiments import default_views
 from ui import warming
@@ -31,6 +36,41 @@ def test_the_default_views_are_the_pages_defaults():
                 separation.DEFAULT_DIMENSION, separation.DEFAULT_WIDTH,
                 depth_locality.DEFAULT_LOCALITY, kernel_theory.DEFAULT_THEORY}
     assert {spec for _, spec in default_views().values()} == defaults
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    n: int
+
+
+def test_a_warm_is_not_held_to_a_visitors_time_budget_and_goes_on_past_a_refused_view(
+        cache_dir, monkeypatch, capsys):
+    """An image build on a busy machine stopped at view 32 of 42: "This view would take about
+    10 minutes on this machine (the limit is 5 minutes)". No visitor waits on a warm."""
+    monkeypatch.setenv(guard.TIME_BUDGET_ENV, "1")  # also restores the variable the warm sets
+    computed = []
+
+    def view(name, **limits):
+        @cache.cached(name, budget_s=1.0, **limits)
+        def fn(spec, *, progress=None):
+            computed.append(name)
+            return spec.n
+
+        return fn
+
+    slow = view("test.slow", estimate=lambda spec: 5.0)
+    huge = view("test.huge", memory=lambda spec: 2**60)
+    quick = view("test.quick", estimate=lambda spec: 0.01)
+    with pytest.raises(ValueError, match="would take"):
+        slow(Spec(1))  # a visitor is refused
+    monkeypatch.setattr(engine.__main__, "warm_jobs", lambda defaults: [
+        (slow, Spec(1)), (huge, Spec(2)), (quick, Spec(3))])
+    assert engine.__main__._warm(argparse.Namespace(defaults=False)) == 1
+    out = capsys.readouterr().out
+    assert computed == ["test.slow", "test.quick"]
+    assert "[  2/3] test.huge" in out and "NOT COMPUTED: " in out and "memory" in out
+    assert "1 of 3 views could not be computed" in out
+    assert slow.lookup(Spec(1)) == 1 and quick.lookup(Spec(3)) == 3
 
 
 def test_readiness_counts_what_the_cache_holds(cache_dir):
