@@ -6,7 +6,7 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-gpu bench-replicas reference venv clean image-test
+.PHONY: run test bench bench-gpu bench-replicas reference venv clean image-test compose-test
 
 run: $(VENV)/.installed-runtime
 	$(BIN)/python serve.py --server.port $(PORT) --server.headless true
@@ -63,3 +63,10 @@ clean:
 # the app cannot serve, and every page in Chromium; see tools/image_test.sh.
 image-test: $(VENV)/.installed-dev
 	PYTHON=$(abspath $(BIN)/python) bash tools/image_test.sh
+
+# Runs deploy/compose.yaml for real with podman-compose (Redis, two web replicas, the worker, Caddy;
+# stand-ins for the Redis and Caddy images, built from Debian's packages) and checks it through the
+# proxy: both replicas used and a cookie kept on one, a new view computed on the worker in Chromium,
+# the health checks; then takes it down. See tools/compose_test.sh.
+compose-test: $(VENV)/.installed-dev
+	PYTHON=$(abspath $(BIN)/python) bash tools/compose_test.sh

@@ -59,7 +59,9 @@
 # Environment: IBL_IMAGE_TEST_CACHE, IBL_DEBIAN_MIRROR (default http://deb.debian.org/debian),
 # IBL_CA_BUNDLE, JAX_EXTRA, IBL_IMAGE_TEST_PORT (default: a free one), IBL_IMAGE_TEST_KEEP=1
 # (leave the container running for a look), PYTHON (default .venv/bin/python: the project's venv
-# with Playwright, which `make image-test` sets up first).
+# with Playwright, which `make image-test` sets up first), IBL_IMAGE_TEST_BUILD_ONLY=1 (stop after
+# the build, steps 1 to 4 above, with the image tagged localhost/inductive-bias-lab:image-test:
+# tools/compose_test.sh builds so).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -126,7 +128,9 @@ cleanup() {
     for p in "${PHASES[@]}"; do echo "  $p"; done
     printf '  %-48s %7s s\n' total \
         "$(awk -v a="$TOTAL_START" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
-    if [ "$status" -eq 0 ]; then
+    if [ "$status" -eq 0 ] && [ "${IBL_IMAGE_TEST_BUILD_ONLY:-}" = 1 ]; then
+        echo "image-test: BUILT $IMAGE (IBL_IMAGE_TEST_BUILD_ONLY=1: no checks run)"
+    elif [ "$status" -eq 0 ]; then
         echo "image-test: PASSED"
     else
         echo "image-test: FAILED (exit $status)" >&2
@@ -280,6 +284,7 @@ podman build --runtime runc --pull=never --format docker --network host \
 podman image prune --force --filter "label=$BASE_LABEL" >/dev/null || true
 podman image ls "$IMAGE"
 end
+if [ "${IBL_IMAGE_TEST_BUILD_ONLY:-}" = 1 ]; then exit 0; fi
 
 # --- 5. checks -------------------------------------------------------------------------------------
 begin "image metadata"
