@@ -1,6 +1,7 @@
-"""The XLA flags the engine sets before JAX starts (`engine.XLA_FLAGS`): added to the environment's
-own, never overriding a flag it names, and known to this JAX (XLA aborts a process whose
-`XLA_FLAGS` names a flag it does not know, so a JAX upgrade that drops one fails here)."""
+"""The test run's XLA flag (`tests/conftest.py`: XLA's CPU loop emitters, which compile the engine's
+programs faster) is in effect and known to this JAX (XLA aborts a process whose `XLA_FLAGS` names
+a flag it does not know, so a JAX upgrade that drops it fails here); and since the dashboard keeps
+XLA's default, reference kernels of every layer kind are checked under that default too."""
 
 from __future__ import annotations
 
@@ -9,32 +10,35 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-import engine
+from conftest import SUITE_XLA_FLAG
 
 ROOT = Path(__file__).resolve().parent.parent
+UNDER_THE_DEFAULT = [
+    ("exact", "mlp_relu_L5_w0.8_b1"), ("exact", "tree_cnn_s2_d16_gap"),
+    ("exact", "lcn_f3_s1_circular_gap_bias"), ("exact", "mixed_conv_relu_conv_erf_gap_mlp"),
+    ("quadrature", "cnn_sigmoid_f2_s1_circular_gap")]
+"""An MLP, a tree CNN, a locally connected net, a mix of layer kinds with pooling, a quadrature."""
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("", "--xla_cpu_use_fusion_emitters=false"),
-    ("--xla_force_host_platform_device_count=2",
-     "--xla_force_host_platform_device_count=2 --xla_cpu_use_fusion_emitters=false"),
-    ("  --xla_cpu_use_fusion_emitters=true ", "--xla_cpu_use_fusion_emitters=true"),
-])
-def test_the_engines_flags_are_added_unless_named(given, expected):
-    assert engine.with_engine_flags(given) == expected
+def _python(code: str, xla_flags: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XLA_FLAGS=xla_flags, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
 
 
-def test_a_process_that_imports_the_engine_compiles_with_its_flags():
-    env = {key: value for key, value in os.environ.items() if key != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    code = ("import os, engine, jax, jax.numpy as jnp\n"
-            "print(float(jax.jit(lambda x: jnp.sin(x) * 2)(jnp.arange(3.0)).sum()))\n"
-            "print(os.environ['XLA_FLAGS'])\n")
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+def test_the_runs_flag_is_set_and_known_to_this_jax():
+    assert SUITE_XLA_FLAG in os.environ["XLA_FLAGS"].split()
+    done = _python("import jax, jax.numpy as jnp\n"
+                   "print(float(jax.jit(lambda x: jnp.sin(x) * 2)(jnp.arange(3.0)).sum()))",
+                   SUITE_XLA_FLAG)
     assert done.returncode == 0, done.stderr[-2000:]
-    total, flags = done.stdout.split("\n")[:2]
-    assert abs(float(total) - 2 * (0 + 0.8414709848078965 + 0.9092974268256817)) < 1e-12
-    assert flags.split() == list(engine.XLA_FLAGS)
+    assert abs(float(done.stdout) - 2 * (0.8414709848078965 + 0.9092974268256817)) < 1e-6
+    unknown = _python("import jax.numpy as jnp; jnp.ones(2).sum()", "--xla_no_such_flag=1")
+    assert unknown.returncode != 0 and "Unknown flag" in unknown.stderr  # what a dropped one does
+
+
+def test_reference_kernels_match_under_xlas_default_emitters():
+    checks = "".join(f"r._check(r.CASES[{name!r}], '12', r.{group.upper()}_RTOL)\n"
+                     for group, name in UNDER_THE_DEFAULT)
+    done = _python("import tests.test_kernels_reference as r\n" + checks + "print('matched')", "")
+    assert done.returncode == 0 and done.stdout.strip() == "matched", done.stderr[-3000:]

@@ -518,14 +518,14 @@ DEPTH_PRESETS = Presets(
 )
 MEASURED = (
     "Measured at the default (quadratic target, 4 seeds, bench/papers.py): median n* 34 → 72 → "
-    "96 → 131 for the CNN and 33 → 87 → 221 → 666 for the LCN at d = 8, 16, 32, 64; 61 → 204 → "
+    "96 → 131 for the CNN and 33 → 87 → 224 → 670 for the LCN at d = 8, 16, 32, 64; 61 → 204 → "
     "1,122 for the FCN to d = 32 (not reached at d = 64 within n ≤ 2,048). CNN < LCN < FCN at "
     "every d ≥ 16 (at d = 8 the CNN and LCN tie); slopes 0.62, 1.44 and 2.10.")
 """What the default view shows, for the page's caption (`bench/papers.py` measures it)."""
 MEASURED_SPARSE = (
     "On the sparse target x₀·x_last (its preset, d = 8..32, 4 seeds) the CNN needs more samples "
-    "than the FCN: median n* 146 → 525 → 1,179 (CNN), 203 → 336 → 1,055 (LCN), 60 → 187 → 674 "
-    "(FCN); slopes 1.51, 1.19, 1.74.")
+    "than the FCN: median n* 146 → 525 → 1,178 (CNN), 203 → 336 → 1,043 (LCN), 60 → 187 → 674 "
+    "(FCN); slopes 1.51, 1.18, 1.74.")
 """What the sparse-target preset shows (`bench/papers.py`)."""
 WARM = ([(sample_complexity, spec) for spec in SAMPLE_PRESETS.values()]
         + [(depth_sweep, spec) for spec in DEPTH_PRESETS.values()])
