@@ -100,28 +100,9 @@ FRESH_BROWSERS=24
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-PHASES=()
-phase_start=0
-current=""
-now() { date +%s.%N; }
-begin() {
-    current=$1
-    phase_start=$(now)
-    printf '\n=== compose-test: %s\n' "$current"
-}
-end() {
-    local took
-    took=$(awk -v a="$phase_start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
-    PHASES+=("$(printf '%-48s %7s s' "$current" "$took")")
-    printf '=== compose-test: %s done in %s s\n' "$current" "$took"
-    current=""
-}
-fail() {
-    printf '\ncompose-test: FAILED%s: %s\n' "${current:+ ($current)}" "$*" >&2
-    exit 1
-}
-pass() { printf '  ok    %s\n' "$*"; }
-TOTAL_START=$(now)
+SCRIPT=compose-test
+# shellcheck source=tools/phases.sh
+source tools/phases.sh  # the working directory is the repository root (above)
 
 compose() {  # podman-compose on this project, with the run arguments this host needs
     podman-compose -p "$PROJECT" -f "$RUN_FILE" --podman-run-args "${RUN_ARGS[*]}" "$@"
@@ -170,12 +151,7 @@ cleanup() {
             end
         fi
     fi
-    echo
-    echo "compose-test: timings"
-    local p
-    for p in "${PHASES[@]}"; do echo "  $p"; done
-    printf '  %-48s %7s s\n' total \
-        "$(awk -v a="$TOTAL_START" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
+    print_timings
     if [ "$status" -eq 0 ]; then
         echo "compose-test: PASSED"
     else

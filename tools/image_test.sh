@@ -81,28 +81,9 @@ START_TIMEOUT_S=180
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-PHASES=()
-phase_start=0
-current=""
-now() { date +%s.%N; }
-begin() {
-    current=$1
-    phase_start=$(now)
-    printf '\n=== image-test: %s\n' "$current"
-}
-end() {
-    local took
-    took=$(awk -v a="$phase_start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
-    PHASES+=("$(printf '%-48s %7s s' "$current" "$took")")
-    printf '=== image-test: %s done in %s s\n' "$current" "$took"
-    current=""
-}
-fail() {
-    printf '\nimage-test: FAILED%s: %s\n' "${current:+ ($current)}" "$*" >&2
-    exit 1
-}
-pass() { printf '  ok    %s\n' "$*"; }
-TOTAL_START=$(now)
+SCRIPT=image-test
+# shellcheck source=tools/phases.sh
+source tools/phases.sh  # the working directory is the repository root (above)
 
 cleanup() {
     local status=$?
@@ -122,12 +103,7 @@ cleanup() {
         unmount_under "$WORK"
         rm -rf --one-file-system "$WORK"
     fi
-    echo
-    echo "image-test: timings"
-    local p
-    for p in "${PHASES[@]}"; do echo "  $p"; done
-    printf '  %-48s %7s s\n' total \
-        "$(awk -v a="$TOTAL_START" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
+    print_timings
     if [ "$status" -eq 0 ] && [ "${IBL_IMAGE_TEST_BUILD_ONLY:-}" = 1 ]; then
         echo "image-test: BUILT $IMAGE (IBL_IMAGE_TEST_BUILD_ONLY=1: no checks run)"
     elif [ "$status" -eq 0 ]; then
