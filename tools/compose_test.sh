@@ -162,19 +162,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-http_get() {  # URL -> prints "STATUS" on the first line, then the body; never fails
-    python3 - "$1" <<'EOF'
-import sys, urllib.request, urllib.error
-try:
-    with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
-        print(r.status); sys.stdout.write(r.read().decode("utf-8", "replace"))
-except urllib.error.HTTPError as e:
-    print(e.code)
-except Exception as e:
-    print(0); print(f"{type(e).__name__}: {e}")
-EOF
-}
-
 # --- 1. tools ------------------------------------------------------------------------------------
 begin "tools (podman, runc, podman-compose, CNI dnsname)"
 [ "$(id -u)" -eq 0 ] || fail "needs root (rootful podman, as tools/image_test.sh); run it as root."

@@ -82,6 +82,7 @@ START_TIMEOUT_S=180
 # --- helpers ---------------------------------------------------------------------------------------
 
 SCRIPT=image-test
+HTTP_TIMEOUT_S=5
 # shellcheck source=tools/phases.sh
 source tools/phases.sh  # the working directory is the repository root (above)
 
@@ -124,19 +125,6 @@ unmount_under() {
     findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0 "/", d) == 1' | sort -r | while read -r m; do
         umount -l "$m" || true
     done
-}
-
-http_get() {  # URL -> prints "STATUS" on the first line, then the body; never fails
-    python3 - "$1" <<'EOF'
-import sys, urllib.request, urllib.error
-try:
-    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
-        print(r.status); sys.stdout.write(r.read().decode("utf-8", "replace"))
-except urllib.error.HTTPError as e:
-    print(e.code)
-except Exception as e:
-    print(0); print(f"{type(e).__name__}: {e}")
-EOF
 }
 
 # --- 1. tools ------------------------------------------------------------------------------------
