@@ -39,11 +39,20 @@ SUITE_XLA_FLAG = "--xla_cpu_use_fusion_emitters=false"
 if SUITE_XLA_FLAG.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SUITE_XLA_FLAG}".strip()
 
+import functools  # noqa: E402
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
+from streamlit.components.v2 import manifest_scanner  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# Streamlit's AppTest reads the metadata of every installed distribution, looking for custom
+# components, each time an AppTest is made: about 0.1-0.3 s, as long as the rest of a page's run.
+# The installed packages do not change while the tests run, so each process scans them once.
+manifest_scanner.scan_component_manifests = functools.cache(
+    manifest_scanner.scan_component_manifests)
 
 
 @pytest.fixture
