@@ -1,7 +1,8 @@
-"""The test run's XLA flag (`tests/conftest.py`: XLA's CPU loop emitters, which compile the engine's
-programs faster) is in effect and known to this JAX (XLA aborts a process whose `XLA_FLAGS` names
-a flag it does not know, so a JAX upgrade that drops it fails here); and since the dashboard keeps
-XLA's default, reference kernels of every layer kind are checked under that default too."""
+"""The test run's XLA flags (`tests/conftest.py`: XLA's CPU loop emitters and LLVM's optimisation
+level 1, which compile the engine's programs faster) are in effect and known to this JAX (XLA
+aborts a process whose `XLA_FLAGS` names a flag it does not know, so a JAX upgrade that drops one
+fails here); and since the dashboard keeps XLA's defaults, reference kernels of every layer kind
+are checked under those too."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SUITE_XLA_FLAG
+from conftest import SUITE_XLA_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 UNDER_THE_DEFAULT = [
@@ -26,20 +27,20 @@ def _python(code: str, xla_flags: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
-def test_the_runs_flag_is_set_and_known_to_this_jax():
-    named = [flag for flag in os.environ["XLA_FLAGS"].split()
-             if flag.split("=")[0] == SUITE_XLA_FLAG.split("=")[0]]
-    assert named, os.environ["XLA_FLAGS"]  # the run's, or one the environment gave
+def test_the_runs_flags_are_set_and_known_to_this_jax():
+    named = {flag.split("=")[0] for flag in os.environ["XLA_FLAGS"].split()}
+    for flag in SUITE_XLA_FLAGS:  # the run's, or one the environment gave
+        assert flag.split("=")[0] in named, os.environ["XLA_FLAGS"]
     done = _python("import jax, jax.numpy as jnp\n"
                    "print(float(jax.jit(lambda x: jnp.sin(x) * 2)(jnp.arange(3.0)).sum()))",
-                   SUITE_XLA_FLAG)
+                   " ".join(SUITE_XLA_FLAGS))
     assert done.returncode == 0, done.stderr[-2000:]
     assert abs(float(done.stdout) - 2 * (0.8414709848078965 + 0.9092974268256817)) < 1e-6
     unknown = _python("import jax.numpy as jnp; jnp.ones(2).sum()", "--xla_no_such_flag=1")
     assert unknown.returncode != 0 and "Unknown flag" in unknown.stderr  # what a dropped one does
 
 
-def test_reference_kernels_match_under_xlas_default_emitters():
+def test_reference_kernels_match_under_xlas_default_flags():
     checks = "".join(f"r._check(r.CASES[{name!r}], '12', r.{group.upper()}_RTOL)\n"
                      for group, name in UNDER_THE_DEFAULT)
     done = _python("import tests.test_kernels_reference as r\n" + checks + "print('matched')", "")
