@@ -24,6 +24,11 @@ from engine.specs import Architecture
 
 DIVERGENCE_FACTOR = 1e6  # a loss above this times the initial training MSE counts as diverged
 BATCH_STREAM = 2 ** 32 - 1  # fold_in index of the minibatch stream; seeds stay below 2**31
+CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
+"""XLA's options for the training program on a CPU: LLVM's optimisation level 1 instead of XLA's
+default 2. A cold training view is mostly compilation, and at level 1 the programs compile faster
+and run as fast, to the same bits (`tests/test_xla_flags.py`; README, "make test", for the
+measurements). Every other program, the kernels' included, compiles with XLA's defaults."""
 
 
 class RunState(NamedTuple):
@@ -238,5 +243,7 @@ def program(arch: Architecture, d: int, widths: tuple, optimizer_name: str, batc
         done = tuple(s.halted | s.diverged for s in states)
         return states, (tuple(m for _, m in out), done)
 
+    on_cpu = mesh.devices.flat[0].platform == "cpu"
     return jax.jit(jax.shard_map(chunk_local, mesh=mesh, in_specs=(runs, runs, rep, rep, rep),
-                                 out_specs=(runs, runs)), donate_argnums=0)
+                                 out_specs=(runs, runs)), donate_argnums=0,
+                   compiler_options=CPU_COMPILER_OPTIONS if on_cpu else None)
