@@ -27,8 +27,9 @@ BATCH_STREAM = 2 ** 32 - 1  # fold_in index of the minibatch stream; seeds stay 
 CPU_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 """XLA's options for the training program on a CPU: LLVM's optimisation level 1 instead of XLA's
 default 2. A cold training view is mostly compilation, and at level 1 the programs compile faster
-and run as fast, to the same bits (`tests/test_xla_flags.py`; README, "make test", for the
-measurements). Every other program, the kernels' included, compiles with XLA's defaults."""
+and run as fast, with the same results to float32 rounding (the default views to the bit;
+`tests/test_xla_flags.py`; README, "make test", for the measurements). Every other program, the
+kernels' included, compiles with XLA's defaults."""
 
 
 class RunState(NamedTuple):
