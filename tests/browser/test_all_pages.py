@@ -1,7 +1,9 @@
 """Every page in the navigation runs in a real browser without a Streamlit exception or a JavaScript
 error, and begins with its title. Pages are found from the sidebar navigation, so a page added to
 `app.py` is covered here without a change. The server runs with the project's Streamlit settings
-(.streamlit/config.toml): no developer items in the toolbar."""
+(.streamlit/config.toml): no developer items in the toolbar, only a visitor's (the theme, print,
+record); the Stop button that a running view's notice points to is tested in
+`test_fair_slots.py`, where a visitor stops a computation with it."""
 
 from urllib.parse import urlsplit
 
@@ -55,4 +57,11 @@ def test_every_page_starts_with_its_title(app, page_paths):
 def test_no_developer_items_in_the_toolbar(app):
     app.open("/")
     assert app.page.get_by_test_id("stAppDeployButton").count() == 0
-    assert app.page.get_by_test_id("stMainMenu").count() == 0
+    app.page.get_by_test_id("stMainMenuButton").click()
+    menu = app.page.get_by_test_id("stMainMenuPopover")
+    menu.wait_for()
+    items = menu.inner_text()
+    assert "Print" in items, items  # the visitor's menu, as Streamlit's "viewer" mode has it
+    for developer in ("Clear cache", "Rerun", "Deploy", "Developer", "Settings"):
+        assert developer not in items, items
+    app.page.keyboard.press("Escape")
