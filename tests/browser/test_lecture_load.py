@@ -15,10 +15,11 @@ bounded time:
   below its idle size plus `IBL_MAX_COMPUTATIONS` times the largest memory estimate of the views,
   plus a per-session allowance.
 
-`VIEWS` are small views of both of the page's views, one of them estimated above the 20 s that asks
-first: what is tested (sessions sharing computations, the start button, the memory bound) does not
-depend on the views' size, and the page's full defaults would take a quarter of an hour of
-training on two cores (they are measured by `bench/papers.py` instead).
+`VIEWS` are small views of both of the page's views, one of them (a sample-complexity view)
+estimated above the 20 s that asks first, the others depth views of a few seconds: what is tested
+(sessions sharing computations, the start button, the memory bound) does not depend on the views'
+size, and the page's full defaults would take a quarter of an hour of training on two cores (they
+are measured by `bench/papers.py` instead).
 
 The figures (time to charts per session, computations, memory) are printed and written to
 `test-results/browser/lecture_load.json`.
@@ -56,8 +57,8 @@ a time on CI's two cores while ten browsers render."""
 VIEWS = [
     ("samples", uni.sample_complexity,
      uni.SampleComplexitySpec(d_min=4, d_max=16, n_max=512, seeds=3, steps=500)),  # asks first
-    ("samples", uni.sample_complexity,
-     uni.SampleComplexitySpec(d_min=4, d_max=8, n_max=256, seeds=1, steps=250)),
+    ("depth", uni.depth_sweep,
+     uni.DepthSpec(d=4, s=2, channels=(1, 4), n_train=256, seeds=1, steps=250)),
     ("depth", uni.depth_sweep,
      uni.DepthSpec(d=16, s=4, channels=(1, 4), n_train=256, seeds=1, steps=250)),
     ("depth", uni.depth_sweep,
