@@ -13,15 +13,9 @@ import tempfile
 from pathlib import Path
 
 # Results and JAX's compiled programs go to a cache private to this test run, never the user's:
-# set before anything reads it (engine.cache reads the variable on each call). One result cache
-# for the run, made by the first pytest process and inherited by its xdist workers (through
-# `IBL_TEST_RUN_CACHE`, never a cache the environment names), so a view that tests on both workers
-# open (a page's default view) is computed once; the cache's per-key locks make a worker that asks
-# while the other computes wait for that result. A test that needs an empty cache takes `cache_dir`.
-if "IBL_TEST_RUN_CACHE" not in os.environ:
-    os.environ["IBL_TEST_RUN_CACHE"] = tempfile.mkdtemp(prefix="ibl-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["IBL_TEST_RUN_CACHE"], True)
-os.environ["IBL_CACHE_DIR"] = os.environ["IBL_TEST_RUN_CACHE"]
+# set before anything reads it (engine.cache reads the variable on each call).
+os.environ["IBL_CACHE_DIR"] = tempfile.mkdtemp(prefix="ibl-test-cache-")
+atexit.register(shutil.rmtree, os.environ["IBL_CACHE_DIR"], True)
 
 # Time estimates as the views declare them, not calibrated by what earlier tests measured on this
 # machine (tests/test_cache.py turns calibration on where it tests it); inherited by the servers.
