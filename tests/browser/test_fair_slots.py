@@ -8,8 +8,10 @@ for A's other computation; visitor B (another context) then opens a view nobody 
 is drawn while A's first computation still runs and A's second tab still waits. A then stops the
 first with Streamlit's Stop button, which frees A's slot: the second tab draws its charts.
 
-The first view is one that asks for its button (over `ui.compute.CONFIRM_ABOVE_S`) and is stopped,
-never finished, so it outlasts B's view on a machine of any speed without lengthening the test.
+The first view is one that asks for its button (estimated at 35 s, over
+`ui.compute.CONFIRM_ABOVE_S`) and is stopped, never finished: it outlasts B's view of seconds with a
+wide margin, and the test does not wait for it. (Before, a first view of about 10 s raced B's view
+and lost once on CI: it ended, freeing A's slot, before B's page was idle.)
 """
 
 from __future__ import annotations
