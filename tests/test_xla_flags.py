@@ -5,8 +5,8 @@ fails here); and since the dashboard keeps XLA's defaults, reference kernels of 
 are checked under those too. The dashboard's one exception, the training program's own compiler
 options on a CPU (`engine.training.program.CPU_COMPILER_OPTIONS`), changes no number beyond float32
 rounding: under XLA's defaults, sweeps compiled with and without them agree to a few units in the
-last place (measured on three sweeps: the training and validation curves to the bit, the test MSE
-within 2.3e-7 relative)."""
+last place (measured on the two sweeps below: the training and validation curves to the bit,
+the test MSE within 2.3e-7 relative)."""
 
 from __future__ import annotations
 
