@@ -71,6 +71,12 @@ _MIN_BLOCK_SIDE = 24
 """Smallest block side the cache target may ask for (the memory budget may still ask for less):
 the inputs are the contiguous trailing axes, and XLA vectorises poorly over fewer than ~500."""
 
+_BLOCK_QUANTUM = 8
+"""A block side the plan chooses is rounded up to a power of two up to `_BLOCK_QUANTUM` and to a
+multiple of it above (`_bucket`; padded rows are copies of the first, dropped from the output), so
+inputs that differ by a few rows (`x2=None` and a given `x2`, a slider's neighbouring sizes) share
+one compiled program, for at most 7 padded rows a block."""
+
 _WORK_ARRAYS = 8
 """Arrays of the largest per-layer size alive at once in a block (inputs, outputs, temporaries)."""
 
@@ -251,18 +257,31 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
     if symmetric:
         b = _split(n1, min(max(math.isqrt(largest), 1), side))
         block = (b, b)
-        k = -(-n1 // b)
-        blocks = k * (k + 1) // 2
     else:
         b2 = _split(n2, min(largest, side))
         b1 = _split(n1, min(max(largest // b2, 1), side))
         block = (b1, b2)
-        blocks = -(-n1 // b1) * -(-n2 // b2)
+    bucketed = (_bucket(block[0]), _bucket(block[1]))
+    if block_size is None and bucketed[0] * bucketed[1] <= largest:
+        block = bucketed
+    if symmetric:
+        k = -(-n1 // block[0])
+        blocks = k * (k + 1) // 2
+    else:
+        blocks = -(-n1 // block[0]) * -(-n2 // block[1])
     return KernelPlan(arch=arch, d=int(d), n1=int(n1), n2=int(n2), symmetric=symmetric,
                       modes=modes, lengths=lengths, block=block, blocks=blocks,
                       block_bytes=bytes_per_pair * block[0] * block[1], output_bytes=output_bytes,
                       memory_budget=int(memory_budget), quadrature_degree=int(quadrature_degree),
                       backend=backend)
+
+
+def _bucket(side: int) -> int:
+    """`side` rounded up to a power of two up to `_BLOCK_QUANTUM`, to a multiple of it above:
+    1, 2, 4, 8, 16, 24, ..."""
+    if side <= _BLOCK_QUANTUM:
+        return 1 << (side - 1).bit_length()
+    return -(-side // _BLOCK_QUANTUM) * _BLOCK_QUANTUM
 
 
 def _split(n: int, most: int) -> int:

@@ -382,8 +382,10 @@ def _count_compile(event, duration, **kwargs):
 def test_compiled_once_per_architecture_and_block_shape():
     jax.monitoring.register_event_duration_secs_listener(_count_compile)
     try:
-        layers = mlp(2, activation="erf", w_std=1.2345, b_std=0.0123)  # not used by other tests
-        x = _inputs(8, n=6, seed=3)
+        # Inputs of d = 23, which no other test gives an erf MLP: its first stage is new to the
+        # run (blocks of a few inputs are padded to the same 8 x 8 whatever their number).
+        layers = mlp(2, activation="erf", w_std=1.2345, b_std=0.0123)
+        x = _inputs(23, n=6, seed=3)
 
         start = len(_COMPILES)
         first = nngp_ntk(layers, x)
@@ -402,6 +404,16 @@ def test_compiled_once_per_architecture_and_block_shape():
         rescaled = nngp_ntk(mlp(2, activation="erf", w_std=0.75, b_std=0.5), x)
         assert len(_COMPILES) == start, f"{len(_COMPILES) - start} new compilation(s)"
         assert not np.allclose(rescaled.nngp, first.nngp)  # (their values: the reference tests)
+
+        # A few rows more or fewer, or a given x2 of another size: blocks are padded to the same
+        # bucketed shape (8 x 8 here), so the same programs run.
+        assert kernel_plan(layers, 23, 5).block == kernel_plan(layers, 23, 6, 7).block == (8, 8)
+        start = len(_COMPILES)
+        fewer = nngp_ntk(layers, x[:5])
+        given = nngp_ntk(layers, x, _inputs(23, n=7, seed=4))
+        assert len(_COMPILES) == start, f"{len(_COMPILES) - start} new compilation(s)"
+        assert fewer.nngp.shape == (5, 5) and given.nngp.shape == (6, 7)
+        np.testing.assert_array_equal(fewer.nngp, first.nngp[:5, :5])
 
         start = len(_COMPILES)
         nngp_ntk(layers, x[:4])  # a new block shape compiles again

@@ -10,8 +10,11 @@ Fixtures:
 - `browser` (session): headless Chromium from `/usr/bin/chromium` (or `chromium` on the PATH)
   through plain `playwright.sync_api`. Without it the tests fail, never skip: install Debian's
   `chromium` (`.ci/run` does); never run `playwright install`.
-- `app` (per test): a `StreamlitPage` in a fresh browser context; at the end of the test it saves a
-  full-page screenshot to `test-results/browser/<test name>.png`, failed or not.
+- `app` (per test): a `StreamlitPage` in a fresh browser context; when the test fails it saves a
+  full-page screenshot to `test-results/browser/<test name>.png`, the page as the failure left it.
+  (Not after a passing test: stretching the viewport to the page's height makes Plotly draw every
+  chart twice more, about half a second of Chromium's CPU a test. The views shown in the README
+  are saved by the tests that draw them, `test_default_views.py` and `test_projector.py`.)
 
 The server's output goes to `test-results/browser/server.log`. Tests wait for elements and for
 Streamlit's script-run state, never for fixed times.
@@ -255,17 +258,31 @@ class StreamlitPage:
         self.page.set_viewport_size(size)
 
 
+FAILED = pytest.StashKey[bool]()
+"""Set on a test's item when its setup or call failed (`pytest_runtest_makereport`)."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
 @pytest.fixture
 def app(browser, app_url, request) -> StreamlitPage:
-    """A fresh browser context on the dashboard; a full-page screenshot is saved at the end."""
+    """A fresh browser context on the dashboard; a full-page screenshot is saved if the test
+    fails."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
     streamlit_page = StreamlitPage(page, app_url)
     yield streamlit_page
     try:
-        module = request.node.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-        name = module + "-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
-        streamlit_page.screenshot(RESULTS / f"{name}.png")
+        if request.node.stash.get(FAILED, False):
+            module = request.node.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+            name = module + "-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+            streamlit_page.screenshot(RESULTS / f"{name}.png")
     finally:
         context.close()
