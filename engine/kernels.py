@@ -488,8 +488,12 @@ def kernel_blocks(plan: "KernelPlan", tasks: Sequence, inputs: Callable) -> Iter
 # --- Public entry point --------------------------------------------------------------------------
 
 
-INPUT_MAX = 1e100
-"""Largest input entry `nngp_ntk` accepts: products of two entries, summed over d, stay finite."""
+INPUT_MAX = 1e75
+"""Largest input entry `nngp_ntk` accepts: an input's variance `x . x / d` is then at most 1e150,
+so the product of two variances that an activation takes (`q1 q2`, `engine.activations.dual`)
+stays finite. (At 1e100, two inputs of 2^257 and 2^256 gave NaN: their variances' product is
+2^1024, just past float64's largest number.) Larger weights can still overflow a deep stack:
+`nngp_ntk` then says so instead of returning infinities."""
 
 
 def _as_inputs(x, name: str) -> np.ndarray:
@@ -591,6 +595,10 @@ def _evaluate(plan: KernelPlan, x1: np.ndarray, x2: Optional[np.ndarray],
         return rows_a[i], rows_b[j], jnp.asarray(identical) if identical.any() else distinct
 
     for done, ((i, j), blocks) in enumerate(kernel_blocks(plan, tasks, inputs), 1):
+        if not (np.isfinite(blocks.nngp).all() and np.isfinite(blocks.ntk).all()):
+            raise ValueError("The kernel overflows float64 for these inputs and layers (its "
+                             "entries grow past 1e308 through the layers): rescale the inputs or "
+                             "use smaller w_std and b_std.")
         _store(nngp_out, ntk_out, i, j, blocks.nngp, blocks.ntk, n1, n2, plan.symmetric)
         if progress is not None:
             progress(done, len(tasks))

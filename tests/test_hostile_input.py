@@ -160,6 +160,13 @@ X = st.one_of(
 # Found by this test: inputs of 1e300 overflowed the recursion to NaN instead of being refused.
 @example(layers=[{"layer": "dense"}, {"layer": "relu"}, {"layer": "dense"}],
          x=np.full((2, 3), 1e300))
+# Found by this test (2026-12-07): inputs of 2^257 were accepted, and the product of two variances
+# overflowed to NaN; such inputs are now refused (`kernels.INPUT_MAX`).
+@example(layers=[{"layer": "dense"}, {"layer": "relu"}, {"layer": "dense"}],
+         x=np.array([[0.0, 2.0 ** 257], [0.0, 2.0 ** 256]]))
+# Weights that grow a deep stack past float64 are refused with a sentence, not returned as inf.
+@example(layers=[{"layer": "dense", "w_std": 1e30}, {"layer": "relu"}] * 5 + [{"layer": "dense"}],
+         x=np.full((2, 3), 1e70))
 def test_hostile_nngp_ntk(layers, x):
     def both():
         nngp, ntk = nngp_ntk(layers, x)
