@@ -209,8 +209,9 @@ def kernel_plan(layers, d: int, n1: int, n2: Optional[int] = None, *,
 
     Blocks are sized for `backend` (default: JAX's backend in use): on a CPU, for its cache
     (`_BLOCK_ELEMENTS` entries an array); on a GPU or TPU, as large as `memory_budget` allows up
-    to `_ACCELERATOR_BLOCK_BYTES`, so launch overhead does not dominate. The numbers do not depend
-    on the plan (each entry is computed by the same recursion, whatever block it falls in)."""
+    to `_ACCELERATOR_BLOCK_BYTES`, so launch overhead does not dominate; their sides are rounded
+    up (`_bucket`), so sizes a few rows apart share one program. The numbers do not depend on the
+    plan (each entry is computed by the same recursion, whatever block it falls in)."""
     arch = parse_layers(layers)
     lengths = ((int(d) if arch.spatial else None),) + arch.lengths(d)
     modes = _modes(arch, lengths)
@@ -469,13 +470,19 @@ def kernel_blocks(plan: "KernelPlan", tasks: Sequence, inputs: Callable) -> Iter
     that are the same input, whose correlation is pinned to 1), and each is yielded as
     `(task, KernelPair)` of numpy blocks. JAX dispatches asynchronously, so `_IN_FLIGHT` blocks
     compute while the previous one is copied out. `nngp_ntk` and the hypercube's kernel row
-    (`engine.spectra`) both run through here."""
+    (`engine.spectra`) both run through here; a block that overflows float64 (weights that grow
+    a deep stack past 1e308) raises `ValueError` with a sentence."""
     stages = _stage_functions(plan)
     in_flight = collections.deque()
 
     def oldest():
         task, (nngp_blk, ntk_blk) = in_flight.popleft()
-        return task, KernelPair(np.asarray(nngp_blk), np.asarray(ntk_blk))
+        blocks = KernelPair(np.asarray(nngp_blk), np.asarray(ntk_blk))
+        if not (np.isfinite(blocks.nngp).all() and np.isfinite(blocks.ntk).all()):
+            raise ValueError("The kernel overflows float64 for these inputs and layers (its "
+                             "entries grow past 1e308 through the layers): rescale the inputs or "
+                             "use smaller w_std and b_std.")
+        return task, blocks
 
     for task in tasks:
         in_flight.append((task, _kernel_block(stages, *inputs(task))))
@@ -595,10 +602,6 @@ def _evaluate(plan: KernelPlan, x1: np.ndarray, x2: Optional[np.ndarray],
         return rows_a[i], rows_b[j], jnp.asarray(identical) if identical.any() else distinct
 
     for done, ((i, j), blocks) in enumerate(kernel_blocks(plan, tasks, inputs), 1):
-        if not (np.isfinite(blocks.nngp).all() and np.isfinite(blocks.ntk).all()):
-            raise ValueError("The kernel overflows float64 for these inputs and layers (its "
-                             "entries grow past 1e308 through the layers): rescale the inputs or "
-                             "use smaller w_std and b_std.")
         _store(nngp_out, ntk_out, i, j, blocks.nngp, blocks.ntk, n1, n2, plan.symmetric)
         if progress is not None:
             progress(done, len(tasks))
