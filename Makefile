@@ -11,7 +11,10 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed-runtime
 	$(BIN)/python serve.py --server.port $(PORT) --server.headless true
 
+# Installs the browser, redis-server and caddy the tests start when they are missing (as root on
+# Debian; tools/test_packages.sh says what to install otherwise).
 test: $(VENV)/.installed-dev
+	bash tools/test_packages.sh
 	$(BIN)/python -m pytest -q -n 2 tests
 
 # The device bench (kernels, spectra, training, every default view from empty caches) in one table;

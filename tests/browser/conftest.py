@@ -13,7 +13,7 @@ Fixtures:
   itself runs headless tests in it). It drew the same pages with a quarter less CPU: 64 against
   84 CPU-seconds of Chromium over the projector, Eigenstructure and Universality browser tests
   (2 cores, 2026-12-07). Without it the tests fail, never skip: install Debian's
-  `chromium-headless-shell` (`.ci/run` does); never run `playwright install`.
+  `chromium-headless-shell` (`make test` does, as root); never run `playwright install`.
 - `app` (per test): a `StreamlitPage` in a fresh browser context; when the test fails it saves a
   full-page screenshot to `test-results/browser/<test name>.png`, the page as the failure left it.
   (Not after a passing test: stretching the viewport to the page's height makes Plotly draw every
@@ -82,8 +82,8 @@ def chromium_executable() -> str:
     if found:
         return found
     pytest.fail(f"The browser tests need Chromium's headless shell at {CHROMIUM} or on the PATH: "
-                "install Debian's package (`apt-get install -y chromium-headless-shell`, as .ci/run "
-                "does). Do not run `playwright install`: its download fails here.", pytrace=False)
+                "install Debian's package (`apt-get install -y chromium-headless-shell`, as `make test` "
+                "does as root). Do not run `playwright install`: its download fails here.", pytrace=False)
 
 
 def _free_port() -> int:

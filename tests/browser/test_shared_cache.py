@@ -65,7 +65,7 @@ def _start_worker(url: str, cache, log):
 
 def test_replicas_behind_the_proxy_share_one_cache_and_one_worker(browser, tmp_path):
     caddy = shutil.which("caddy")
-    assert caddy, "caddy is not installed (apt-get install caddy; .ci/run does)"
+    assert caddy, "caddy is not installed (apt-get install caddy; make test does as root)"
     redis_server = Server()
     logs = [RESULTS / "replica_a.log", RESULTS / "replica_b.log"]
     worker_log, proxy = RESULTS / "worker.log", None
