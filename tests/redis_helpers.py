@@ -21,7 +21,8 @@ class Server:
 
     def __init__(self):
         binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed (apt-get install redis-server; make test does as root)"
+        assert binary, ("redis-server is not installed (apt-get install redis-server; make test "
+                        "does as root)")
         self.binary, self.port = binary, _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None

@@ -6,17 +6,16 @@
 # (The image test installs its own tools, Debian's full `chromium` among them: tools/image_test.sh.)
 set -euo pipefail
 
-declare -A package=([chromium-headless-shell]=chromium-headless-shell [redis-server]=redis-server
-                    [caddy]=caddy)
+programs=(chromium-headless-shell redis-server caddy)  # each in the Debian package of its name
 missing=()
-for program in "${!package[@]}"; do
-    command -v "$program" >/dev/null 2>&1 || missing+=("${package[$program]}")
+for program in "${programs[@]}"; do
+    command -v "$program" >/dev/null 2>&1 || missing+=("$program")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 install="apt-get install -y ${missing[*]}"
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "make test needs ${missing[*]}: install it first (as root on Debian: $install)." >&2
+    echo "make test needs ${missing[*]}, which is not installed: as root on Debian, run $install." >&2
     exit 1
 fi
 echo "make test: installing ${missing[*]} from Debian's packages"
@@ -28,7 +27,7 @@ if ! { apt-get update && DEBIAN_FRONTEND=noninteractive $install; } >"$log" 2>&1
     exit 1
 fi
 rm -f "$log"
-for program in "${!package[@]}"; do
+for program in "${missing[@]}"; do
     command -v "$program" >/dev/null 2>&1 \
         || { echo "make test: $program is still missing after $install." >&2; exit 1; }
 done

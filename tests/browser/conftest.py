@@ -82,8 +82,9 @@ def chromium_executable() -> str:
     if found:
         return found
     pytest.fail(f"The browser tests need Chromium's headless shell at {CHROMIUM} or on the PATH: "
-                "install Debian's package (`apt-get install -y chromium-headless-shell`, as `make test` "
-                "does as root). Do not run `playwright install`: its download fails here.", pytrace=False)
+                "install Debian's package (`apt-get install -y chromium-headless-shell`, as "
+                "`make test` does as root). Do not run `playwright install`: its download fails "
+                "here.", pytrace=False)
 
 
 def _free_port() -> int:
