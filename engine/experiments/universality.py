@@ -41,7 +41,7 @@ TIME_BUDGET_S = 900.0
 CHANNEL_CAP = 64
 D_MAX = 128
 """Largest input dimension of the sample-complexity view: d = 8..128 at the other defaults is
-estimated at 502 s on the reference CPU, within `TIME_BUDGET_S`; on a GPU it is the view to show."""
+estimated at 206 s on the reference CPU, within `TIME_BUDGET_S`; on a GPU it is the view to show."""
 FCN_DEPTH = 2
 BIAS_STD = 0.1
 """Bias scale `b_std` of every layer of the three networks (`engine.networks`' parameterisation)."""

@@ -48,12 +48,12 @@ How it runs:
 - Sample sizes share a program by masks: a run sees a block of `L >= n` rows whose rows `>= n` are
   zeroed and masked out of its loss, so they never reach its gradient. Sizes are grouped into
   buckets (consecutive in `sizes`, each padded to its largest size; all buckets in one program)
-  that minimise the estimated time, compilation included (`plan.plan_buckets`): masking a size-16 run
-  up to 512 rows would cost 32 times its work in full batch, while each bucket adds compilation
-  (about 0.15 s per weight layer on the reference CPU). So long full-batch budgets keep large
-  sizes apart and merge small ones; with minibatches a step costs `batch_size` rows whatever `n`
-  is, and all sizes share one bucket. `SweepResult.buckets` shows the choice; `buckets=`
-  overrides it.
+  that minimise the estimated time, compilation included (`plan.plan_buckets`): masking a size-16
+  run up to 512 rows would cost 32 times its work in full batch, while each bucket adds
+  compilation (about 0.9 s plus 0.17 s per weight layer on the reference CPU). So long full-batch
+  budgets keep large sizes apart and merge small ones; with minibatches a step costs `batch_size`
+  rows whatever `n` is, and all sizes share one bucket. `SweepResult.buckets` shows the choice;
+  `buckets=` overrides it.
 - Runs vmapped together: accelerators vmap all of a device's runs of a bucket. On a CPU, runs
   vmapped together share the caches, so a batch holds only a few MiB of activations and a
   `lax.map` goes through the batches (`plan.runs_per_batch`; `SweepResult.batch_runs`).

@@ -24,12 +24,17 @@ from engine.training.spec import TrainSpec, check_frozen
 # (loop, optimizer and small ops), the memory traffic of one pass (narrow layers, the trees' 8
 # channels, are bound by it: 1.6-2.0 ns per float and training step measured on the Universality
 # page's CNNs, 3 passes a step, against 0.45 us of arithmetic on 1,073 floats at d = 64), compiling
-# a sweep, and compiling each weight layer of a bucket.
+# a sweep, and compiling each bucket (tracing, lowering and XLA's compile of its copy of the step
+# and the evaluation), which grows with its weight layers. The compile terms were fitted on 24
+# sweeps of the Universality page's networks (3 architectures, d = 8..64, 1, 3 or 5 buckets):
+# a sweep's first call took 0.35 s + (0.37 s + 0.071 s per weight layer) per bucket more than its
+# second, on a machine that ran their steps at 0.42 (0.30-0.58) times the model's time.
 _FLOPS_PER_SECOND = 6e10
 _SECONDS_PER_STEP = 2.5e-5
 _SECONDS_PER_FLOAT = 6e-10  # per float a weight layer reads or writes, once per input and pass
 _COMPILE_SECONDS = 1.0
-_COMPILE_PER_LAYER = 0.15
+_COMPILE_PER_BUCKET = 0.9
+_COMPILE_PER_LAYER = 0.17
 _CPU_BATCH_BYTES = 4 * 2 ** 20  # see `runs_per_batch`
 SWEEPS_AT_ONCE = 2
 """Sweeps a view with several runs at once (`engine.threads.run_in_order`): one sweep of small
@@ -115,7 +120,7 @@ def _bucket_seconds(costs: list, frozen: tuple, train: TrainSpec, runs: int, row
     arithmetic, 6 flops per trained multiply-add (`trained_macs`) at `_FLOPS_PER_SECOND`, and its
     memory traffic, 3 passes over the floats its layers read and write at `_SECONDS_PER_FLOAT`;
     each evaluated input one pass (2 flops per multiply-add); plus a fixed `_SECONDS_PER_STEP` a
-    step and `_COMPILE_PER_LAYER` per weight layer."""
+    step, and `_COMPILE_PER_BUCKET` plus `_COMPILE_PER_LAYER` per weight layer to compile."""
     macs = sum(m for m, _, _ in costs)
     floats = sum(read + written for _, read, written in costs)
     step = max(6.0 * trained_macs(costs, frozen) / _FLOPS_PER_SECOND,
@@ -124,7 +129,8 @@ def _bucket_seconds(costs: list, frozen: tuple, train: TrainSpec, runs: int, row
     evals = train.steps / train.eval_every
     return (runs * (step * train.steps * (train.batch_size or rows)
                     + evaluation * evals * (rows + eval_rows))
-            + train.steps * _SECONDS_PER_STEP + _COMPILE_PER_LAYER * len(costs))
+            + train.steps * _SECONDS_PER_STEP
+            + _COMPILE_PER_BUCKET + _COMPILE_PER_LAYER * len(costs))
 
 
 def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: TrainSpec, *,
@@ -136,13 +142,13 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
         step    = max(6 * train_macs / 6e10, 3 * floats * 6e-10)
         eval    = max(2 * macs / 6e10, floats * 6e-10)
         seconds = runs * (step * steps * step_rows + eval * (steps / eval_every) * (rows + n_eval))
-                  + steps * 2.5e-5 + 0.15 * weight_layers
+                  + steps * 2.5e-5 + 0.9 + 0.17 * weight_layers
 
-    plus 1 s for the sweep. `macs` is the multiply-adds of one forward pass on one input and
-    `floats` the floats its weight layers read and write (`layer_costs`): an input of a training
-    step (forward and backward) takes the longer of its 6 flops per multiply-add and its 3 passes
-    over memory, on `step_rows` (`batch_size`, or `rows` for full batch), and an evaluated input
-    one pass.
+    (the last two terms compile the bucket) plus 1 s for the sweep. `macs` is the multiply-adds
+    of one forward pass on one input and `floats` the floats its weight layers read and write
+    (`layer_costs`): an input of a training step (forward and backward) takes the longer of its 6
+    flops per multiply-add and its 3 passes over memory, on `step_rows` (`batch_size`, or `rows`
+    for full batch), and an evaluated input one pass.
     `train_macs` is `macs` unless `train.frozen` holds layers: a frozen layer's forward pass
     costs 2 flops per multiply-add and its backward pass 2 more, only when a trained layer lies
     below it; a frozen head (frozen layers from the input on, in a network without `conv`/`local`)
@@ -160,10 +166,10 @@ def estimate_cost(layers: Iterable[Any], d: int, n_max: int, runs: int, train: T
     >>> import engine
     >>> train = TrainSpec(steps=1000, patience=0)
     >>> round(estimate_cost(engine.mlp(2), 16, 512, 24, train), 1)
-    8.0
+    8.9
     >>> sizes = [16, 32, 64, 128, 256, 512]
     >>> round(estimate_cost(engine.mlp(2), 16, 512, 24, train, sizes=sizes), 1)
-    5.0
+    7.2
     """
     if not isinstance(train, TrainSpec):
         raise ValueError(f"train must be a TrainSpec, got {type(train).__name__}.")
