@@ -41,7 +41,8 @@ load seen since it started), or past its budget, is stopped at its next progress
 Estimates that hold: a view's `estimate` is a model of its work with constants fitted on one idle
 CPU. Each computation records how long it took against that estimate (`calibration`), and
 `Cached.estimate_seconds` returns the estimate times the median of the view's recent ratios (of
-every view's while it has too few of its own) times how busy the machine is now (`load_factor`), so
+every view's while it has too few of its own) times how busy the machine is now (`load_factor`,
+from the CPUs other work keeps busy: `engine.load`), so
 the ask-first rule of the pages and the time budget of a computation about to start read the
 figure this machine measured. The budget check of `normalise` stays on the uncalibrated figure, so
 what a view may be and its cache key never depend on the machine's load.
@@ -83,6 +84,7 @@ import diskcache
 
 import engine
 from engine import codec, guard
+from engine import load as cpu_load
 from engine.slots import Slots, Waiting
 from engine.guard import check_types
 
@@ -505,14 +507,24 @@ LOAD_READ_EVERY_S = 1.0
 """How often a running computation reads the machine's load (`Cached._compute`)."""
 
 
-def load_factor() -> float:
-    """How many times slower than on an idle machine a computation runs now, from the one-minute
-    load average: `max(1, (load + 1) / cores)` (the `+ 1` is the computation itself)."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return 1.0
-    return max(1.0, (load + 1.0) / (os.cpu_count() or 1))
+def load_factor(*, computing: bool = False) -> float:
+    """How many times slower than on an idle machine a computation runs now:
+    `max(1, (busy + 1) / cores)`, the `+ 1` the computation itself. `busy` counts the threads of
+    other processes ready to run, over the last few seconds (`engine.load.recent_busy`), and one
+    for each computation this process runs (`computation_slots`), less the caller's own when it
+    is `computing`. This process's threads are not counted: they are its computations' (and the
+    tail of one that just ended)."""
+    mine = computation_slots().running - (1 if computing else 0)
+    return cpu_load.factor(cpu_load.recent_busy(exclude_self=True) + max(mine, 0))
+
+
+def load_since(began: Optional[cpu_load.Sample]) -> float:
+    """The load factor other processes put on a computation since `began` (its
+    `engine.load.sample()` at the start), on average; read now where the counters cannot be."""
+    ended = cpu_load.sample()
+    if began is None or ended is None:
+        return load_factor(computing=True)
+    return cpu_load.factor(cpu_load.busy_between(began, ended))
 
 
 def _ratios(name: str) -> list:
@@ -541,8 +553,8 @@ def calibration(name: str) -> float:
 
 def record_time(name: str, estimated_s: float, measured_s: float, load: float) -> None:
     """Keep the ratio `measured_s / (estimated_s * load)` of a computation of view `name` (and
-    in every view's list), for `calibration`. Best effort: a cache that cannot be written keeps
-    the old calibration."""
+    in every view's list), for `calibration`; `load` is the load factor other work put on it
+    while it ran. Best effort: a cache that cannot be written keeps the old calibration."""
     if not calibrating() or measured_s < MIN_MEASURED_S or not estimated_s > 0:
         return
     ratio = measured_s / (estimated_s * load)
@@ -788,11 +800,14 @@ class Cached(Generic[R]):
         """`(value, seconds, estimated idle seconds, load)` of one computation, refused when this
         machine is now too busy for the budget, and stopped (`guard.Overrun`, nothing kept) at its
         next report once it runs past `guard.overrun_after` its estimate. That estimate follows the
-        machine's load while the computation runs (the highest `load_factor` seen since it
-        started, read at most once a second and before any stop): a machine that gets busier
-        after the start makes the computation slower, not runaway."""
+        machine's load while the computation runs (the highest `load_factor` of other processes
+        seen since it started, read at most once a second and before any stop): a machine that
+        gets busier after the start makes the computation slower, not runaway. `load` is the
+        load factor other processes put on it on average while it ran (`engine.load`)."""
         estimated = None if self._estimate is None else float(self._estimate(spec))
         load = load_factor()
+        began = cpu_load.sample()
+
         # The estimate on this machine at a load factor of 1, and at the start's load where
         # estimates are calibrated (`_machine`, with the load read once).
         idle_s = None if estimated is None else estimated * calibration(self.name)
@@ -814,11 +829,11 @@ class Cached(Generic[R]):
                 nonlocal busiest, read_at, limit
                 ran = time.perf_counter() - start
                 if ran - read_at >= LOAD_READ_EVERY_S or (limit is not None and ran > limit):
-                    read_at, busiest = ran, max(busiest, load_factor())
+                    read_at, busiest = ran, max(busiest, load_factor(computing=True))
                     limit = guard.overrun_after(expected(busiest), self.budget_s)
                 if limit is not None and ran > limit:
                     if estimated is not None:  # the estimate learns from what it missed
-                        record_time(self.name, estimated, ran, load)
+                        record_time(self.name, estimated, ran, load_since(began))
                     _log.warning("stopped %s after %.1f s (limit %.1f s, load factor %.1f)",
                                  self.name, ran, limit, busiest)
                     raise guard.Overrun(guard.overrun_message(ran, expected(busiest),
@@ -829,7 +844,7 @@ class Cached(Generic[R]):
 
         streaming = {"partial": watched(partial)} if self.streams and partial else {}
         value = self.fn(spec, progress=watched(progress), **streaming)
-        return value, time.perf_counter() - start, estimated, load
+        return value, time.perf_counter() - start, estimated, load_since(began)
 
 
 def cached(name: str, *, normalise: Optional[Callable] = None,

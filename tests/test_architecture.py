@@ -105,7 +105,7 @@ ENGINE_FLOORS = {
     "engine.specs": 0, "engine.activations": 0, "engine.guard": 0, "engine.backend": 0,
     "engine.tasks": 0, "engine.eigenlearning": 0, "engine.presets": 0,
     "engine.training.checks": 0, "engine.codec": 0, "engine.slots": 0, "engine.threads": 0,
-    "engine.redis_store": 0, "engine.jobs": 1,
+    "engine.redis_store": 0, "engine.load": 0, "engine.jobs": 1,
     # the package (x64 on, the constructors); the two readings of an architecture (kernels,
     # networks); the hypercube's Walsh basis; the input laws
     "engine": 1, "engine.kernels": 1, "engine.networks": 1, "engine.walsh": 1, "engine.radial": 1,

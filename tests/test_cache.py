@@ -298,7 +298,8 @@ def calibrating(cache_dir, monkeypatch):
     """Calibration on, on a machine whose load factor the test sets (`load[0]`, 1 to start)."""
     monkeypatch.setenv(cache.CALIBRATE_ENV, "1")
     load = [1.0]
-    monkeypatch.setattr(cache, "load_factor", lambda: load[0])
+    monkeypatch.setattr(cache, "load_factor", lambda **_: load[0])
+    monkeypatch.setattr(cache, "load_since", lambda began: load[0])
     return load
 
 
@@ -372,9 +373,16 @@ def test_a_computation_over_its_budget_on_this_machine_now_is_refused_before_wor
     assert view(Spec(n=1)) == 1 and len(view.calls) == 1  # stored: served however busy
 
 
-def test_load_factor_reads_the_load_average(monkeypatch):
-    monkeypatch.setattr(cache.os, "getloadavg", lambda: (5.0, 0.0, 0.0))
-    monkeypatch.setattr(cache.os, "cpu_count", lambda: 2)
-    assert cache.load_factor() == pytest.approx(3.0)
-    monkeypatch.setattr(cache.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+def test_load_factor_counts_the_threads_ready_to_run(monkeypatch):
+    """`max(1, (busy + 1) / cores)`, with `busy` as `engine.load` counts it (tests/test_load.py),
+    on the whole machine before a computation and in other processes while one runs."""
+    asked = []
+    monkeypatch.setattr(cache.cpu_load, "recent_busy",
+                        lambda exclude_self: asked.append(exclude_self) or 4.0)
+    monkeypatch.setattr(cache.cpu_load.os, "cpu_count", lambda: 2)
+    assert cache.load_factor() == pytest.approx(2.5) and asked == [True]
+    with cache.computation_slots().hold():  # a computation of this process counts as a thread
+        assert cache.load_factor() == pytest.approx(3.0)
+        assert cache.load_factor(computing=True) == pytest.approx(2.5)  # ... but not its own
+    monkeypatch.setattr(cache.cpu_load, "recent_busy", lambda exclude_self: 0.0)
     assert cache.load_factor() == 1.0

@@ -176,7 +176,7 @@ def test_an_overrunning_computation_is_stopped_with_a_sentence_and_nothing_kept(
     monkeypatch.setattr(guard, "OVERRUN_MARGIN_S", 0.2)
     monkeypatch.setenv(guard.MAX_COMPUTATIONS_ENV, "1")
     monkeypatch.setenv(cache.CALIBRATE_ENV, "0")  # the estimate as declared
-    monkeypatch.setattr(cache, "load_factor", lambda: 1.0)  # an idle machine throughout
+    monkeypatch.setattr(cache, "load_factor", lambda **_: 1.0)  # an idle machine throughout
     steps = []
 
     @cache.cached("test.overrun", estimate=lambda spec: 0.1, budget_s=60.0)
@@ -209,7 +209,7 @@ def test_a_machine_that_gets_busier_slows_a_computation_without_stopping_it(cach
     monkeypatch.setenv(cache.CALIBRATE_ENV, "0")
     began = {}
 
-    def load_factor():  # the one-minute load as a computation would read it
+    def load_factor(**_):  # the load as a computation would read it
         return 3.0 if time.perf_counter() - began.get("at", math.inf) > 0.2 else 1.0
 
     monkeypatch.setattr(cache, "load_factor", load_factor)
