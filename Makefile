@@ -6,7 +6,8 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: run test bench bench-gpu bench-replicas reference venv clean image-test compose-test
+.PHONY: run test bench bench-gpu bench-replicas device-wheels reference venv clean image-test \
+	compose-test
 
 run: $(VENV)/.installed-runtime
 	$(BIN)/python serve.py --server.port $(PORT) --server.headless true
@@ -21,6 +22,12 @@ test: $(VENV)/.installed-dev
 # made for a GPU machine, runs on a CPU too (bench/gpu.py says what each row measures).
 bench-gpu: $(VENV)/.installed-dev
 	PYTHON=$(BIN)/python bash bench/gpu.sh
+
+# The wheel bench/device.sh installs on the device tool's machine, which has JAX's CUDA build but
+# no diskcache and no network (carry .whl with the run).
+device-wheels: | $(BIN)/python
+	$(BIN)/python -m pip download --no-deps --only-binary=:all: -d .whl \
+		"$$(grep '^diskcache==' requirements.txt)"
 
 # Kernels against neural-tangents, hypercube and sphere spectra, page load times in Chromium, and
 # what each page's default view shows of its paper (bench/papers.py, about 20 minutes on 2 cores).
