@@ -37,7 +37,8 @@ WINDOW_S = 3.0
 SAMPLE_EVERY_S = 0.25
 """How often the sampling thread counts the runnable threads."""
 MIN_WINDOW_S = 0.5
-"""The shortest span `recent_busy` averages over: the first call in a process waits for it."""
+"""The shortest span `recent_busy` averages over; before the meter has counted that long (the
+first call in a process), it gives one count taken then, so no caller waits."""
 _STAT = "/proc/stat"
 _TASKS = "/proc/self/task"
 
@@ -144,9 +145,11 @@ class _Meter:
         with self._lock:
             first = self._samples[0]
             oldest = next(s for s in self._samples if now.wall - s.wall <= WINDOW_S + 1e-3)
-        if now.wall - first.wall < MIN_WINDOW_S:  # a meter just started: let it count a few times
-            time.sleep(MIN_WINDOW_S - (now.wall - first.wall))
-            now = self.sample() or now
+        if now.wall - first.wall < MIN_WINDOW_S:  # a meter just started: one count, now
+            counted = runnable()
+            if counted is None:
+                return None
+            return float(counted[0] - counted[1] if exclude_self else counted[0])
         return busy_between(oldest, now, exclude_self=exclude_self)
 
 
@@ -159,9 +162,9 @@ def sample() -> Optional[Sample]:
 
 
 def recent_busy(*, exclude_self: bool = False) -> float:
-    """Threads ready to run, on average over the last `WINDOW_S` seconds (at least
-    `MIN_WINDOW_S`), this process's included unless `exclude_self`; the one-minute load average
-    where `/proc` cannot be read (0 where neither can)."""
+    """Threads ready to run, on average over the last `WINDOW_S` seconds (one count, now, until
+    the meter has counted for `MIN_WINDOW_S`), this process's included unless `exclude_self`; the
+    one-minute load average where `/proc` cannot be read (0 where neither can)."""
     busy = _meter.recent(exclude_self)
     if busy is not None:
         return busy

@@ -52,6 +52,13 @@ def test_processes_that_started_a_moment_ago_are_counted_beyond_the_cores(spinne
     assert load.recent_busy(exclude_self=True) >= 2.7
 
 
+def test_a_meter_just_started_gives_the_count_of_that_moment(spinners, monkeypatch):
+    """No history yet (a process's first estimate): one count, taken then, instead of a wait."""
+    time.sleep(0.3)  # the spinners are up
+    monkeypatch.setattr(load, "_meter", load._Meter())
+    assert load.recent_busy(exclude_self=True) >= 2.5
+
+
 def test_this_process_threads_count_only_when_asked():
     a = load.sample()
     end = time.monotonic() + 1.5
