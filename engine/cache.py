@@ -42,7 +42,7 @@ Estimates that hold: a view's `estimate` is a model of its work with constants f
 CPU. Each computation records how long it took against that estimate (`calibration`), and
 `Cached.estimate_seconds` returns the estimate times the median of the view's recent ratios (of
 every view's while it has too few of its own) times how busy the machine is now (`load_factor`,
-from the CPUs other work keeps busy: `engine.load`), so
+from the threads of other work ready to run: `engine.load`), so
 the ask-first rule of the pages and the time budget of a computation about to start read the
 figure this machine measured. The budget check of `normalise` stays on the uncalibrated figure, so
 what a view may be and its cache key never depend on the machine's load.

@@ -16,12 +16,13 @@ use badly:
   own work: a process computing one view after another on an idle 2-core machine read load factors
   of 1.8 from it (its own last computation) and calibrated its estimates 1.8 times too low;
 - the CPUs' busy time cannot tell a machine with two busy threads from one with twenty: on 2 cores
-  with 4 spinning processes it read a load factor of 1.5 where the views ran 2.2 times slower.
+  with 4 spinning processes it read a load factor of 1.5 where the views ran 2.0-2.5 times slower.
 
-`recent_busy()` is the reading before a computation starts (this process's running computations
-are load on it); `busy_between(sample(), sample())` is the load other processes put on a
-computation while it ran. Where `/proc` cannot be read (not Linux), the one-minute load average
-stands in.
+`recent_busy(exclude_self=True)` is the reading before a computation starts (`engine.cache`
+adds one thread for each computation its process runs: this process's own threads are those
+computations', and the tail of one that just ended); `busy_between(sample(), sample())` is the
+load other processes put on a computation while it ran. Where `/proc` cannot be read (not Linux),
+the one-minute load average stands in.
 """
 
 from __future__ import annotations
@@ -99,15 +100,16 @@ class _Meter:
             if counted is None:
                 self._broken = True
                 return False
-            if self._last is None:
-                self._samples.append(Sample(now, 0.0, 0.0))
-            else:
-                wall, all_, own = self._last
-                held = self._samples[-1]
-                self._samples.append(Sample(now, held.all + all_ * (now - wall),
-                                            held.own + own * (now - wall)))
+            self._samples.append(Sample(now, 0.0, 0.0) if self._last is None
+                                 else self._extended(now))
             self._last = (now, *counted)
         return True
+
+    def _extended(self, now: float) -> Sample:
+        """The sums at `now`, the last count held since it was taken (call with the lock held)."""
+        wall, all_, own = self._last
+        held = self._samples[-1]
+        return Sample(now, held.all + all_ * (now - wall), held.own + own * (now - wall))
 
     def _run(self) -> None:
         while self._count():
@@ -131,9 +133,7 @@ class _Meter:
                 if self._broken:
                     return None
                 if self._last is not None:
-                    wall, all_, own = self._last
-                    held, now = self._samples[-1], time.monotonic()
-                    return Sample(now, held.all + all_ * (now - wall), held.own + own * (now - wall))
+                    return self._extended(time.monotonic())
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.01)  # the thread's first count
@@ -154,6 +154,15 @@ class _Meter:
 
 
 _meter = _Meter()
+
+
+def _new_meter() -> None:
+    """A forked child (an RQ work horse) has the parent's samples but not its thread: start over."""
+    global _meter
+    _meter = _Meter()
+
+
+os.register_at_fork(after_in_child=_new_meter)
 
 
 def sample() -> Optional[Sample]:
