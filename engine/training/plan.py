@@ -28,7 +28,8 @@ from engine.training.spec import TrainSpec, check_frozen
 # and the evaluation), which grows with its weight layers. The compile terms were fitted on 24
 # sweeps of the Universality page's networks (3 architectures, d = 8..64, 1, 3 or 5 buckets):
 # a sweep's first call took 0.35 s + (0.37 s + 0.071 s per weight layer) per bucket more than its
-# second, on a machine that ran their steps at 0.42 (0.30-0.58) times the model's time.
+# second, on a machine that ran their steps at 0.42 (0.30-0.58) times the model's time: divided by
+# 0.42, the reference CPU's 0.9 s + 0.17 s per weight layer a bucket (and 0.8 s a sweep).
 _FLOPS_PER_SECOND = 6e10
 _SECONDS_PER_STEP = 2.5e-5
 _SECONDS_PER_FLOAT = 6e-10  # per float a weight layer reads or writes, once per input and pass
