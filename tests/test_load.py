@@ -12,7 +12,9 @@ import pytest
 
 from engine import load
 
-SPIN = "while True: pass"
+SPIN = "import os\nos.nice(19)\nwhile True: pass"
+"""A process always ready to run, at the lowest priority: it counts as runnable like any other,
+but leaves the CPU to the rest of the suite."""
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def test_this_process_threads_count_only_when_asked():
     assert own >= 0.7  # this thread (more where the machine is so busy that others wait to run)
 
 
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # the child runs no JAX, then exits
 def test_a_forked_child_counts_with_a_meter_of_its_own():
     """A work horse forked from a worker: the parent's meter thread does not run there."""
     assert load.sample() is not None  # the parent's meter runs
