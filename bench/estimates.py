@@ -7,8 +7,8 @@ small views of every training and theory page (`workloads`) is computed in two p
 different training length in each, so every computation is a miss:
 
 1. idle: on this machine as it is;
-2. busy: with `--busy-procs` processes (default: twice the cores) spinning beside it, after the
-   one-minute load average has risen.
+2. busy: with `--busy-procs` processes (default: twice the cores) spinning beside it, once the
+   load factor (`engine.cache.load_factor`, a few seconds' average) has risen.
 
 For each computation the table gives the view's declared estimate (`IBL_CALIBRATE=0`: the
 constants fitted on one idle CPU), the calibrated estimate the page would show just before
