@@ -39,8 +39,10 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, ROOT)
     from streamlit.web import cli
 
+    from engine import load
     from ui import warming  # imports the engine, and so JAX, once, before any visitor
 
+    load.sample()  # load counted from the start: a first visitor's estimate has a window behind it
     _say_when_a_link_is_refused()
     if warming.start(ROOT) is not None:
         atexit.register(warming.stop)

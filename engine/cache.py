@@ -495,6 +495,10 @@ RATIO_RANGE = (0.1, 10.0)
 the middle of a computation) cannot make every estimate absurd."""
 MIN_MEASURED_S = 1.0
 """Computations shorter than this are not recorded: their time is mostly overhead."""
+MAX_LOAD_RECORDED = 4.0
+"""Computations slowed more than this by other work are not recorded: their time says more about
+that work than about this machine (the server's nice-19 warm-up, while a visitor computes, gets
+a seventieth of a CPU)."""
 _CALIBRATION = "calibration:"
 
 
@@ -510,21 +514,28 @@ LOAD_READ_EVERY_S = 1.0
 def load_factor(*, computing: bool = False) -> float:
     """How many times slower than on an idle machine a computation runs now:
     `max(1, (busy + 1) / cores)`, the `+ 1` the computation itself. `busy` counts the threads of
-    other processes ready to run, over the last few seconds (`engine.load.recent_busy`), and one
-    for each computation this process runs (`computation_slots`), less the caller's own when it
-    is `computing`. This process's threads are not counted: they are its computations' (and the
-    tail of one that just ended)."""
+    other processes ready to run, weighed by priority, over the last few seconds
+    (`engine.load.recent_busy`), and one for each computation this process runs
+    (`computation_slots`). This process's threads are not counted: they are its computations'
+    (and the tail of one that just ended). For a computation already `computing`, its own slot is
+    left out and the others count as this process's priority sees them (a niced process yields
+    to them: `engine.load.own_weight`); before one starts (the estimate a page shows, the budget
+    it must fit), they count as a nice-0 process sees them."""
     mine = computation_slots().running - (1 if computing else 0)
-    return cpu_load.factor(cpu_load.recent_busy(exclude_self=True) + max(mine, 0))
+    others = cpu_load.recent_busy(exclude_self=True)
+    if computing:
+        others /= cpu_load.own_weight()
+    return cpu_load.factor(others + max(mine, 0))
 
 
 def load_since(began: Optional[cpu_load.Sample]) -> float:
     """The load factor other processes put on a computation since `began` (its
-    `engine.load.sample()` at the start), on average; read now where the counters cannot be."""
+    `engine.load.sample()` at the start), on average, as this process's priority sees them; read
+    now where the counters cannot be."""
     ended = cpu_load.sample()
     if began is None or ended is None:
         return load_factor(computing=True)
-    return cpu_load.factor(cpu_load.busy_between(began, ended))
+    return cpu_load.factor(cpu_load.busy_between(began, ended) / cpu_load.own_weight())
 
 
 def _ratios(name: str) -> list:
@@ -555,7 +566,8 @@ def record_time(name: str, estimated_s: float, measured_s: float, load: float) -
     """Keep the ratio `measured_s / (estimated_s * load)` of a computation of view `name` (and
     in every view's list), for `calibration`; `load` is the load factor other work put on it
     while it ran. Best effort: a cache that cannot be written keeps the old calibration."""
-    if not calibrating() or measured_s < MIN_MEASURED_S or not estimated_s > 0:
+    if (not calibrating() or measured_s < MIN_MEASURED_S or not estimated_s > 0
+            or load > MAX_LOAD_RECORDED):
         return
     ratio = measured_s / (estimated_s * load)
     with contextlib.suppress(Exception):

@@ -7,10 +7,11 @@ itself), where `busy` is the number of threads of other work ready to run. `engi
 its estimates by it, and divides each measured time by it before keeping the ratio that calibrates
 them.
 
-`busy` is the kernel's count of runnable threads (`procs_running` in `/proc/stat`), averaged over
-the last `WINDOW_S` seconds by a daemon thread that reads it every `SAMPLE_EVERY_S`, less this
-process's own runnable threads (`/proc/self/task/*/stat`) where asked. Two other readings fit this
-use badly:
+`busy` counts the threads ready to run (state R in `/proc/*/task/*/stat`, and those of other
+containers through `procs_running` in `/proc/stat`), each weighed by its priority (`weight`: a
+nice-19 thread, the server's warm-up, counts 0.014), counted every `SAMPLE_EVERY_S` by a
+daemon thread: before a computation, the median count of the last `WINDOW_S` seconds; over a
+computation, the mean. This process's own threads are left out where asked. Two other readings fit this use badly:
 
 - the one-minute load average lags a change of load by about a minute and counts this process's
   own work: a process computing one view after another on an idle 2-core machine read load factors
@@ -29,38 +30,77 @@ from __future__ import annotations
 
 import collections
 import os
+import statistics
 import threading
 import time
 from typing import NamedTuple, Optional
 
-WINDOW_S = 3.0
-"""How far back `recent_busy` averages."""
-SAMPLE_EVERY_S = 0.25
+WINDOW_S = 15.0
+"""How far back `recent_busy` looks: its median ignores a burst (a server starting, a browser on
+the same machine loading the page that asks for the estimate: 2-6 threads for 2-3 s), and load
+that lasts half of it counts, four times sooner than in the load average's minute."""
+SAMPLE_EVERY_S = 0.5
 """How often the sampling thread counts the runnable threads."""
-MIN_WINDOW_S = 0.5
-"""The shortest span `recent_busy` averages over; before the meter has counted that long (the
-first call in a process), it gives one count taken then, so no caller waits."""
-_STAT = "/proc/stat"
-_TASKS = "/proc/self/task"
+MIN_COUNTS = 3
+"""The fewest counts `recent_busy` takes the median of: before the meter has that many in its
+window (the first call in a process), it counts that many times then, 20 ms apart."""
+_PROC = "/proc"
 
 
-def runnable() -> Optional[tuple[int, int]]:
-    """`(all, own)`: runnable threads on the machine and of this process, the calling thread left
-    out of both; None where `/proc` cannot be read."""
+def weight(nice: int) -> float:
+    """The scheduler's weight of a thread at `nice`, relative to nice 0 (Linux's CFS: 1.25 times
+    less CPU for each step; nice 19 weighs 0.014), at most 1: a thread of higher priority (the
+    kernel's own, at -20, for a moment) still takes at most one CPU."""
+    return min(1.0, 1.25 ** -nice)
+
+
+def own_weight() -> float:
+    """This process's `weight`: a niced process (the server's warm-up, at 19) yields the CPU to
+    nice-0 work in the ratio of the two, so to it each such thread counts `1 / own_weight()`."""
+    return weight(os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def runnable() -> Optional[tuple[float, int]]:
+    """`(all, own)`: the threads ready to run on the machine, and those of this process, the
+    calling thread left out of both; None where `/proc` cannot be read.
+
+    `all` weighs each thread of another process by its priority (`weight`: the server's nice-19
+    warm-up counts 0.014, as CFS gives it that share of a CPU beside a nice-0 thread); threads
+    this `/proc` does not show (another container's), which `procs_running` counts, count 1.
+    Each count reads every thread's `stat`: about 2 ms for 150 threads.
+    """
+    me = str(os.getpid())
     try:
-        with open(_STAT, encoding="ascii") as handle:
+        with open(f"{_PROC}/stat", encoding="ascii") as handle:
             running = next(int(line.split()[1]) for line in handle
                            if line.startswith("procs_running "))
-        own = 0
-        for task in os.listdir(_TASKS):
-            try:
-                with open(f"{_TASKS}/{task}/stat", encoding="ascii", errors="replace") as handle:
-                    own += handle.read().rsplit(")", 1)[1].split()[0] == "R"
-            except (OSError, IndexError):
-                continue  # a thread that ended meanwhile
+        pids = [pid for pid in os.listdir(_PROC) if pid.isdigit()]
     except (OSError, ValueError, StopIteration):
         return None
-    return max(running - 1, 0), max(own - 1, 0)
+    seen, others, own = 0, 0.0, 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"{_PROC}/{pid}/task")
+        except OSError:
+            continue  # a process that ended meanwhile
+        for task in tasks:
+            try:
+                with open(f"{_PROC}/{pid}/task/{task}/stat", encoding="ascii",
+                          errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if fields[0] != "R":
+                    continue
+                nice = int(fields[16])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+            seen += 1
+            if pid == me:
+                own += 1
+            else:
+                others += weight(nice)
+    own = max(own - 1, 0)  # the caller
+    hidden = max(running - seen, 0)
+    return others + hidden + own, own
 
 
 class Sample(NamedTuple):
@@ -90,6 +130,7 @@ class _Meter:
         self._samples: collections.deque = collections.deque(
             maxlen=int(WINDOW_S / SAMPLE_EVERY_S) + 2)
         self._last: Optional[tuple] = None  # (wall, all, own) of the last count
+        self._counts: collections.deque = collections.deque(maxlen=self._samples.maxlen)
         self._thread: Optional[threading.Thread] = None
         self._broken = False
 
@@ -103,6 +144,7 @@ class _Meter:
             self._samples.append(Sample(now, 0.0, 0.0) if self._last is None
                                  else self._extended(now))
             self._last = (now, *counted)
+            self._counts.append(self._last)
         return True
 
     def _extended(self, now: float) -> Sample:
@@ -139,18 +181,22 @@ class _Meter:
             time.sleep(0.01)  # the thread's first count
 
     def recent(self, exclude_self: bool) -> Optional[float]:
-        now = self.sample()
-        if now is None:
+        """The median count in the last `WINDOW_S` (a burst shorter than half of it does not
+        move it; lasting load does)."""
+        if self.sample() is None:
             return None
+        now = time.monotonic()
         with self._lock:
-            first = self._samples[0]
-            oldest = next(s for s in self._samples if now.wall - s.wall <= WINDOW_S + 1e-3)
-        if now.wall - first.wall < MIN_WINDOW_S:  # a meter just started: one count, now
+            counts = [c[1:] for c in self._counts if now - c[0] <= WINDOW_S]
+        while len(counts) < MIN_COUNTS:  # a meter just started (or late): count now
             counted = runnable()
             if counted is None:
                 return None
-            return float(counted[0] - counted[1] if exclude_self else counted[0])
-        return busy_between(oldest, now, exclude_self=exclude_self)
+            counts.append(counted)
+            if len(counts) < MIN_COUNTS:
+                time.sleep(0.02)
+        return float(statistics.median(all_ - own if exclude_self else all_
+                                       for all_, own in counts))
 
 
 _meter = _Meter()
@@ -171,9 +217,10 @@ def sample() -> Optional[Sample]:
 
 
 def recent_busy(*, exclude_self: bool = False) -> float:
-    """Threads ready to run, on average over the last `WINDOW_S` seconds (one count, now, until
-    the meter has counted for `MIN_WINDOW_S`), this process's included unless `exclude_self`; the
-    one-minute load average where `/proc` cannot be read (0 where neither can)."""
+    """Threads ready to run, the median of the meter's counts over the last `WINDOW_S` seconds
+    (of `MIN_COUNTS` taken now, until it has that many), this process's included unless
+    `exclude_self`; the one-minute load average where `/proc` cannot be read (0 where neither
+    can)."""
     busy = _meter.recent(exclude_self)
     if busy is not None:
         return busy

@@ -1,8 +1,9 @@
-"""`engine.load`: the threads that want a CPU, counted by the kernel, checked against processes and
-threads this test starts, and against a fake `/proc`."""
+"""`engine.load`: the threads that want a CPU, counted by the kernel and weighed by priority,
+checked against processes and threads this test starts, and against a fake `/proc`."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,32 +13,52 @@ import pytest
 
 from engine import load
 
-SPIN = "import os\nos.nice(19)\nwhile True: pass"
-"""A process always ready to run, at the lowest priority: it counts as runnable like any other,
-but leaves the CPU to the rest of the suite."""
+
+def _spin(nice: int) -> str:
+    return f"import os\nos.nice({nice})\nwhile True: pass"
 
 
 @pytest.fixture
-def spinners():
-    """Three other processes, each always ready to run: more than CI's two cores."""
-    processes = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(3)]
+def spinners(request):
+    """Three other processes, each always ready to run (more than CI's two cores), at the nice
+    value the test is parametrised with."""
+    processes = [subprocess.Popen([sys.executable, "-c", _spin(request.param)]) for _ in range(3)]
+    time.sleep(0.3)  # up and spinning
     yield processes
     for process in processes:
         process.kill()
         process.wait()
 
 
-def test_runnable_counts_procs_running_and_this_process_threads_in_state_r(tmp_path, monkeypatch):
-    stat = tmp_path / "stat"
-    stat.write_text("cpu  1 2 3 4 5 6 7 8 0 0\nctxt 99\nprocs_running 7\nprocs_blocked 1\n")
-    tasks = tmp_path / "task"
-    for tid, state in [(1, "R"), (2, "S"), (3, "R"), (4, "D")]:
-        (tasks / str(tid)).mkdir(parents=True)
-        (tasks / str(tid) / "stat").write_text(f"{tid} (python (x) y) {state} 1 2 3\n")
-    monkeypatch.setattr(load, "_STAT", str(stat))
-    monkeypatch.setattr(load, "_TASKS", str(tasks))
-    assert load.runnable() == (6, 1)  # the reader, one of the two in state R, left out of both
-    stat.write_text("cpu  1 2 3 4 5 6 7 8 0 0\n")
+@pytest.fixture
+def short_window(monkeypatch):
+    """A meter of this test's own, averaging over 1 s instead of `WINDOW_S`."""
+    monkeypatch.setattr(load, "WINDOW_S", 1.0)
+    monkeypatch.setattr(load, "_meter", load._Meter())
+
+
+def _task(path, tid: int, state: str, nice: int) -> None:
+    path.mkdir(parents=True)
+    # pid (comm) state, then fields 4-18, nice the 19th (the comm may hold ") ")
+    fields = [state] + ["0"] * 15 + [str(nice), "1"]
+    (path / "stat").write_text(f"{tid} (python (x) y) " + " ".join(fields) + "\n")
+
+
+def test_runnable_weighs_other_threads_in_state_r_by_priority(tmp_path, monkeypatch):
+    (tmp_path / "stat").write_text("cpu  1 2 3 4 5 6 7 8 0 0\nprocs_running 9\nprocs_blocked 1\n")
+    me = os.getpid()
+    for tid, state in [(me, "R"), (me + 1, "S"), (me + 2, "R")]:  # this process: two ready
+        _task(tmp_path / str(me) / "task" / str(tid), tid, state, 0)
+    for pid, state, nice in [(1, "R", 0), (2, "R", 19), (3, "D", 0), (4, "R", -5)]:
+        _task(tmp_path / str(pid) / "task" / str(pid), pid, state, nice)
+    (tmp_path / "sys").mkdir()  # not a process
+    monkeypatch.setattr(load, "_PROC", str(tmp_path))
+    all_, own = load.runnable()
+    # five seen in state R, four more counted by the kernel alone; the caller is one of ours; a
+    # thread above nice 0 counts one
+    others = 1 + 1.25 ** -19 + 1 + 4
+    assert own == 1 and all_ == pytest.approx(others + 1)
+    (tmp_path / "stat").write_text("cpu  1 2 3 4 5 6 7 8 0 0\n")
     assert load.runnable() is None
 
 
@@ -48,28 +69,35 @@ def test_busy_between_leaves_out_this_process_on_request():
     assert load.busy_between(b, b) == 0.0
 
 
-def test_processes_that_started_a_moment_ago_are_counted_beyond_the_cores(spinners):
-    """Within a few seconds (the one-minute load average would still be near its old value), all
-    three spinners count, though two cores can run only two at a time."""
+@pytest.mark.parametrize("spinners", [0], indirect=True)
+def test_processes_that_started_a_moment_ago_are_counted_beyond_the_cores(spinners, short_window):
+    """A reading within the first moment, then one averaged over the window: all three spinners
+    count, though two cores run only two at a time (the one-minute load average would still be
+    near its old value)."""
+    assert load.recent_busy(exclude_self=True) >= 2.5  # one count, now
     time.sleep(load.WINDOW_S + 2 * load.SAMPLE_EVERY_S)
     assert load.recent_busy(exclude_self=True) >= 2.7
 
 
-def test_a_meter_just_started_gives_the_count_of_that_moment(spinners, monkeypatch):
-    """No history yet (a process's first estimate): one count, taken then, instead of a wait."""
-    time.sleep(0.3)  # the spinners are up
-    monkeypatch.setattr(load, "_meter", load._Meter())
-    assert load.recent_busy(exclude_self=True) >= 2.5
+@pytest.mark.parametrize("spinners", [19], indirect=True)
+def test_niced_processes_count_as_the_share_of_a_cpu_they_would_get(spinners, short_window):
+    """The server's warm-up runs at nice 19: beside it a visitor's computation runs at full
+    speed."""
+    assert load.recent_busy(exclude_self=True) < 0.3  # 3 x 0.014, and whatever else runs
 
 
 def test_this_process_threads_count_only_when_asked():
-    a = load.sample()
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:  # this thread always ready to run
-        pass
+    """This thread hashes (ready to run, without the GIL, so the meter runs beside it); the span
+    measured starts once the meter has counted it at least once (one count every 0.5 s)."""
+    block, a = b"x" * 2 ** 27, None  # about 0.1 s a hash: this thread seldom waits for the GIL
+    start = time.monotonic()
+    while time.monotonic() < start + 2 * load.SAMPLE_EVERY_S + 1.5:
+        hashlib.sha256(block)
+        if a is None and time.monotonic() > start + 2 * load.SAMPLE_EVERY_S:
+            a = load.sample()
     b = load.sample()
     own = load.busy_between(a, b, exclude_self=False) - load.busy_between(a, b)
-    assert own >= 0.7  # this thread (more where the machine is so busy that others wait to run)
+    assert own >= 0.5  # this thread, counted (a count can find it waiting for the GIL)
 
 
 @pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # the child runs no JAX, then exits
@@ -85,8 +113,10 @@ def test_a_forked_child_counts_with_a_meter_of_its_own():
 
 def test_without_proc_the_load_average_stands_in(tmp_path, monkeypatch):
     monkeypatch.setattr(load, "_meter", load._Meter())
-    monkeypatch.setattr(load, "_STAT", str(tmp_path / "missing"))
+    monkeypatch.setattr(load, "_PROC", str(tmp_path / "missing"))
     monkeypatch.setattr(load.os, "getloadavg", lambda: (5.0, 0.0, 0.0))
     assert load.sample() is None and load.recent_busy() == 5.0
     monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
     assert load.factor(5.0) == pytest.approx(3.0) and load.factor(0.0) == 1.0
+    monkeypatch.setattr(load.os, "getpriority", lambda which, who: 19)
+    assert load.own_weight() == pytest.approx(1.25 ** -19)
