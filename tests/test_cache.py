@@ -325,6 +325,18 @@ def test_a_busy_run_is_recorded_as_an_idle_one(calibrating):
     assert 0.4 <= view.estimate_seconds(Spec(n=99)) <= 1.2 * 0.4
 
 
+def test_a_run_slowed_more_than_max_load_recorded_is_not_recorded(calibrating):
+    """The server's nice-19 warm-up while a visitor computes: its time says little of the machine."""
+    view = _timed("test.starved", sleep_s=1.2, estimate_s=0.4)
+    calibrating[0] = cache.MAX_LOAD_RECORDED * 1.5
+    for n in range(cache.MIN_RATIOS):
+        view(Spec(n=n))
+    assert cache._ratios("test.starved") == []
+    calibrating[0] = cache.MAX_LOAD_RECORDED
+    view(Spec(n=99))
+    assert len(cache._ratios("test.starved")) == 1
+
+
 def test_a_new_view_borrows_every_views_calibration(calibrating):
     slow = _timed("test.slow_view", sleep_s=1.2, estimate_s=0.3)
     for n in range(cache.MIN_RATIOS):
