@@ -11,7 +11,8 @@ them.
 containers through `procs_running` in `/proc/stat`), each weighed by its priority (`weight`: a
 nice-19 thread, the server's warm-up, counts 0.014), counted every `SAMPLE_EVERY_S` by a
 daemon thread: before a computation, the median count of the last `WINDOW_S` seconds; over a
-computation, the mean. This process's own threads are left out where asked. Two other readings fit this use badly:
+computation, the mean. This process's own threads are left out where asked. Two other readings
+fit this use badly:
 
 - the one-minute load average lags a change of load by about a minute and counts this process's
   own work: a process computing one view after another on an idle 2-core machine read load factors
@@ -60,6 +61,26 @@ def own_weight() -> float:
     return weight(os.getpriority(os.PRIO_PROCESS, 0))
 
 
+def ready_threads(pid: str) -> list[int]:
+    """The nice value of each thread of process `pid` ready to run (state R in its `stat`; the
+    19th field is the nice value, counted after the command's closing parenthesis)."""
+    try:
+        tasks = os.listdir(f"{_PROC}/{pid}/task")
+    except OSError:
+        return []  # a process that ended meanwhile
+    ready = []
+    for task in tasks:
+        try:
+            with open(f"{_PROC}/{pid}/task/{task}/stat", encoding="ascii",
+                      errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            if fields[0] == "R":
+                ready.append(int(fields[16]))
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return ready
+
+
 def runnable() -> Optional[tuple[float, int]]:
     """`(all, own)`: the threads ready to run on the machine, and those of this process, the
     calling thread left out of both; None where `/proc` cannot be read.
@@ -79,20 +100,7 @@ def runnable() -> Optional[tuple[float, int]]:
         return None
     seen, others, own = 0, 0.0, 0
     for pid in pids:
-        try:
-            tasks = os.listdir(f"{_PROC}/{pid}/task")
-        except OSError:
-            continue  # a process that ended meanwhile
-        for task in tasks:
-            try:
-                with open(f"{_PROC}/{pid}/task/{task}/stat", encoding="ascii",
-                          errors="replace") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-                if fields[0] != "R":
-                    continue
-                nice = int(fields[16])
-            except (OSError, IndexError, ValueError):
-                continue  # a thread that ended meanwhile
+        for nice in ready_threads(pid):
             seen += 1
             if pid == me:
                 own += 1
